@@ -1,0 +1,1 @@
+"""Agents: the supervisor router and one module per specialist (prompt, tools, subgraph)."""

@@ -1,0 +1,141 @@
+"""MedGraph settings: every `MEDGRAPH_*` environment variable and `.env` entry, validated once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from state.errors import ConfigError
+
+ModelRoleName = Literal["router", "composer", "judge"]
+MODEL_ROLES: tuple[ModelRoleName, ...] = ("router", "composer", "judge")
+
+
+class ModelRole(BaseModel):
+    """Where one model role (router, composer, judge) sends its chat-completions calls."""
+
+    role: ModelRoleName
+    base_url: str | None = Field(description="OpenAI-compatible /v1 base URL; None = embedded")
+    api_key: SecretStr
+    model: str
+    base_url_setting: str = Field(description="the env var a user changes to point elsewhere")
+
+    @property
+    def embedded(self) -> bool:
+        """True when this role is served by the in-process embedded endpoint."""
+        return self.base_url is None
+
+
+class Settings(BaseSettings):
+    """All configuration. Library code receives values from here as arguments."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MEDGRAPH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Directories.
+    data_dir: Path = Field(default=Path.home() / ".local/share/medgraph")
+    cache_dir: Path = Field(default=Path.home() / ".cache/medgraph")
+
+    # Model endpoints: one shared default plus per-role overrides.
+    model_base_url: str | None = None
+    model_api_key: SecretStr = SecretStr("not-needed")
+    model_name: str = "gemma-3-270m"
+    router_base_url: str | None = None
+    router_api_key: SecretStr | None = None
+    router_model: str | None = None
+    composer_base_url: str | None = None
+    composer_api_key: SecretStr | None = None
+    composer_model: str | None = None
+    judge_base_url: str | None = None
+    judge_api_key: SecretStr | None = None
+    judge_model: str | None = None
+    model_timeout_s: float = Field(default=120.0, gt=0)
+    model_max_retries: int = Field(default=1, ge=0, le=5)
+
+    # Embedded endpoint (`medgraph serve-model`).
+    serve_model_host: str = "127.0.0.1"
+    serve_model_port: int = Field(default=0, ge=0, le=65535, description="0 = any free port")
+    local_device: Literal["auto", "cpu", "cuda"] = "auto"
+    local_llm_quantize: bool = Field(default=True, description="int8 dynamic quantisation on CPU")
+    local_llm_threads: int = Field(default=0, ge=0, description="0 = torch default")
+
+    # State (the state issue fills these in).
+    checkpoint_url: str | None = Field(default=None, description="redis://, postgresql://, sqlite:///")
+    audit_url: str | None = Field(default=None, description="postgresql:// or sqlite:///")
+    audit_fail_open: bool = False
+
+    # Routing.
+    route_direct_threshold: float = Field(default=0.85, ge=0, le=1)
+    route_verify_threshold: float = Field(default=0.65, ge=0, le=1)
+    route_clinical_margin: float = Field(
+        default=0.03, ge=0, le=0.5, description="added to both thresholds on clinical routes"
+    )
+
+    # Input limits.
+    max_message_chars: int = Field(default=20_000, gt=0)
+
+    # Identity of the local user (the CLI); the server passes its own.
+    user_id: str = "local-user"
+    tenant_id: str = "local"
+
+    debug: bool = False
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> Settings:
+        if self.route_verify_threshold > self.route_direct_threshold:
+            raise ValueError(
+                "MEDGRAPH_ROUTE_VERIFY_THRESHOLD must not exceed MEDGRAPH_ROUTE_DIRECT_THRESHOLD"
+            )
+        for name in ("model_base_url", "router_base_url", "composer_base_url", "judge_base_url"):
+            url = getattr(self, name)
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ValueError(f"MEDGRAPH_{name.upper()} must start with http:// or https://")
+        return self
+
+    def model_role(self, role: ModelRoleName) -> ModelRole:
+        """Resolve one role's endpoint: the role's own setting, else the shared default."""
+        own_url = getattr(self, f"{role}_base_url")
+        own_key = getattr(self, f"{role}_api_key")
+        own_model = getattr(self, f"{role}_model")
+        return ModelRole(
+            role=role,
+            base_url=own_url or self.model_base_url,
+            api_key=own_key or self.model_api_key,
+            model=own_model or self.model_name,
+            base_url_setting=(
+                f"MEDGRAPH_{role.upper()}_BASE_URL" if own_url else "MEDGRAPH_MODEL_BASE_URL"
+            ),
+        )
+
+    @property
+    def any_embedded_role(self) -> bool:
+        """True when at least one role needs the embedded endpoint."""
+        return any(self.model_role(r).embedded for r in MODEL_ROLES)
+
+    @property
+    def resolved_checkpoint_url(self) -> str:
+        """The checkpoint URL, defaulting to a SQLite file under the data directory."""
+        return self.checkpoint_url or f"sqlite:///{self.data_dir / 'checkpoints.sqlite'}"
+
+    @property
+    def resolved_audit_url(self) -> str:
+        """The audit URL, defaulting to a SQLite file under the data directory."""
+        return self.audit_url or f"sqlite:///{self.data_dir / 'audit.sqlite'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Load settings once per process; malformed values become a `ConfigError`."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"MEDGRAPH_{'.'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,1 @@
+"""Graph assembly: the supervisor graph and its guard, routing and specialist nodes."""

@@ -1,0 +1,1 @@
+"""State layer: graph state schema, checkpointers, audit trail and the error hierarchy."""

@@ -1,0 +1,1 @@
+"""Tools: LangChain tools and the local models behind them."""
