@@ -1,0 +1,1 @@
+"""Local PyTorch models: the per-process registry and the models it loads."""
