@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     local_llm_threads: int = Field(default=0, ge=0, description="0 = torch default")
 
     # State (the state issue fills these in).
-    checkpoint_url: str | None = Field(default=None, description="redis://, postgresql://, sqlite:///")
+    checkpoint_url: str | None = Field(
+        default=None, description="redis://, postgresql://, sqlite:///"
+    )
     audit_url: str | None = Field(default=None, description="postgresql:// or sqlite:///")
     audit_fail_open: bool = False
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: real service URLs, isolated settings, and the rule that CI never skips services."""
+"""Shared fixtures: real service URLs, isolated settings; CI never skips service tests."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 from app.settings import Settings, get_settings
 
 REDIS_URL = os.environ.get("MEDGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-POSTGRES_URL = os.environ.get("MEDGRAPH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "MEDGRAPH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
