@@ -1,0 +1,133 @@
+"""Assemble the supervisor graph: route, fan out to agents with `Send`, merge answers in order.
+
+Usage:
+    graph = build_supervisor_graph(router, registry).compile(checkpointer=saver)
+    graph.invoke({"messages": [HumanMessage("hi")]}, {"configurable": {"thread_id": "t1"}})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+from typing_extensions import TypedDict
+
+from agents.registry import AgentRegistry, AgentTask, not_installed_answer
+from agents.supervisor import SupervisorRouter
+from state.errors import InputError
+from state.schema import INTENTS, AgentAnswer, Intent, MedGraphState, RouteTask
+
+SUPERVISOR = "supervisor"
+CLARIFY = "clarify"
+RESPOND = "respond"
+
+
+class AgentInput(TypedDict):
+    """What `Send` hands one agent node: its task, its place in the plan, and the history."""
+
+    task: RouteTask
+    order: int
+    messages: list[AnyMessage]
+    user_id: str
+    tenant_id: str
+
+
+def latest_user_text(messages: Sequence[AnyMessage]) -> str:
+    """The text of the newest human message (text parts only for multimodal content)."""
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            if isinstance(message.content, str):
+                return message.content
+            return " ".join(
+                part["text"]
+                for part in message.content
+                if isinstance(part, dict) and part.get("type") == "text"
+            )
+    raise InputError("the conversation has no user message to answer")
+
+
+def answer_message(answer: AgentAnswer) -> AIMessage:
+    """One agent's answer as a chat message named after the agent."""
+    return AIMessage(
+        content=answer.text,
+        name=answer.agent,
+        response_metadata={
+            "agent": answer.agent,
+            "needs_human": answer.needs_human,
+            "citations": answer.citations,
+        },
+    )
+
+
+def build_supervisor_graph(
+    router: SupervisorRouter, registry: AgentRegistry
+) -> StateGraph[MedGraphState]:
+    """The supervisor graph; compile it with a checkpointer."""
+
+    def supervisor(state: MedGraphState) -> dict[str, object]:
+        plan = router.route(latest_user_text(state.get("messages", [])))
+        return {"route": plan, "answers": None}
+
+    def dispatch(state: MedGraphState) -> list[Send] | str:
+        plan = state["route"]
+        if plan is None or not plan.tasks:
+            return CLARIFY
+        return [
+            Send(
+                task.intent,
+                AgentInput(
+                    task=task,
+                    order=order,
+                    messages=state.get("messages", []),
+                    user_id=state.get("user_id", ""),
+                    tenant_id=state.get("tenant_id", ""),
+                ),
+            )
+            for order, task in enumerate(plan.tasks)
+        ]
+
+    def clarify(state: MedGraphState) -> dict[str, object]:
+        plan = state["route"]
+        question = (
+            plan.clarify_question if plan and plan.clarify_question else "Could you say more?"
+        )
+        return {"messages": [AIMessage(content=question, name=SUPERVISOR)]}
+
+    def respond(state: MedGraphState) -> dict[str, object]:
+        answers = sorted(state.get("answers", []), key=lambda a: a.order)
+        return {"messages": [answer_message(a) for a in answers], "answers": None}
+
+    builder: StateGraph[MedGraphState] = StateGraph(MedGraphState)
+    builder.add_node(SUPERVISOR, supervisor)
+    builder.add_node(CLARIFY, clarify)
+    builder.add_node(RESPOND, respond)
+    for intent in INTENTS:
+        builder.add_node(intent, _agent_node(intent, registry), input_schema=AgentInput)
+        builder.add_edge(intent, RESPOND)
+    builder.add_edge(START, SUPERVISOR)
+    builder.add_conditional_edges(SUPERVISOR, dispatch, [CLARIFY, *INTENTS])
+    builder.add_edge(CLARIFY, END)
+    builder.add_edge(RESPOND, END)
+    return builder
+
+
+def _agent_node(intent: Intent, registry: AgentRegistry) -> Callable[[AgentInput], dict]:
+    """A node that runs the registered agent for `intent`, or says it is not installed."""
+
+    def run(payload: AgentInput) -> dict[str, list[AgentAnswer]]:
+        task = AgentTask(
+            intent=intent,
+            text=payload["task"].text,
+            order=payload["order"],
+            history=tuple(payload["messages"]),
+            user_id=payload["user_id"],
+            tenant_id=payload["tenant_id"],
+        )
+        agent = registry.get(intent)
+        answer = agent.run(task) if agent is not None else not_installed_answer(task)
+        return {"answers": [answer]}
+
+    run.__name__ = f"{intent}_agent"
+    return run

@@ -1,0 +1,179 @@
+"""Graph logic of the supervisor: routing, fan-out, clarify, escalate, not-installed replies.
+
+All tests here use SCRIPTED models and a SCRIPTED classifier (tests/scripted.py): they check
+graph wiring, not language quality.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agents.escalate import ESCALATION_REPLY, EscalateAgent
+from agents.general import GeneralAgent
+from agents.registry import AgentRegistry, AgentTask
+from agents.supervisor import RouteDecision, RoutingThresholds, SupervisorRouter, llm_verifier
+from graphs.supervisor import build_supervisor_graph
+from state.schema import AgentAnswer
+from tests.scripted import (
+    ScriptedClassifier,
+    ScriptedPrediction,
+    ScriptedSegment,
+    ScriptedStructured,
+    scripted_access,
+)
+
+THRESHOLDS = RoutingThresholds(direct=0.85, verify=0.65, clinical_margin=0.03)
+
+
+class EchoTutor:
+    """A scripted tutor agent that echoes its task, to observe what the graph hands it."""
+
+    name = "tutor"
+
+    def run(self, task: AgentTask) -> AgentAnswer:
+        return AgentAnswer(order=task.order, agent="tutor", text=f"tutor got: {task.text}")
+
+
+PREDICTIONS = {
+    "hi": ScriptedPrediction("general", 0.97),
+    "quiz me": ScriptedPrediction("tutor", 0.95),
+    "hmm maybe": ScriptedPrediction("documents", 0.40),
+    "teach or look up": ScriptedPrediction("tutor", 0.75),
+    "I want to end my life": ScriptedPrediction("general", 0.5, safety_hit=True),
+    "report this film and quiz me on effusions": ScriptedPrediction(
+        "radiology",
+        0.9,
+        segments=(
+            ScriptedSegment("report this film", "radiology", 0.93),
+            ScriptedSegment("quiz me on effusions", "tutor", 0.91),
+        ),
+    ),
+}
+
+
+def make_graph(tmp_path: Path, replies=(), structured=None, tutor=True):
+    access = scripted_access(replies, structured)
+    registry = AgentRegistry()
+    registry.register(EscalateAgent())
+    registry.register(GeneralAgent(access, registry.installed))
+    if tutor:
+        registry.register(EchoTutor())
+    verifier = llm_verifier(access) if structured else None
+    router = SupervisorRouter(ScriptedClassifier(PREDICTIONS), THRESHOLDS, verifier)
+    saver_cm = SqliteSaver.from_conn_string(str(tmp_path / "cp.sqlite"))
+    saver = saver_cm.__enter__()
+    return build_supervisor_graph(router, registry).compile(checkpointer=saver), saver_cm
+
+
+def ask(graph, text: str, thread: str = "t1") -> list[AIMessage]:
+    config = {"configurable": {"thread_id": thread}}
+    before = len(graph.get_state(config).values.get("messages", []))
+    out = graph.invoke({"messages": [HumanMessage(text)]}, config)
+    return [m for m in out["messages"][before:] if isinstance(m, AIMessage)]
+
+
+def test_direct_route_to_general_uses_scripted_model_and_states_scope(tmp_path):
+    graph, cm = make_graph(tmp_path, replies=["Hello, nice to meet you."])
+    try:
+        [reply] = ask(graph, "hi")
+        assert reply.name == "general"
+        assert reply.content.startswith("Hello, nice to meet you.")
+        assert "Not installed in this build yet" in reply.content
+        assert "radiology" in reply.content
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def test_unregistered_specialist_says_not_installed_and_generates_nothing(tmp_path):
+    graph, cm = make_graph(tmp_path, tutor=False)
+    try:
+        [reply] = ask(graph, "quiz me")
+        assert reply.name == "tutor"
+        assert "not installed" in reply.content
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def test_multi_intent_fans_out_and_merges_answers_in_message_order(tmp_path):
+    graph, cm = make_graph(tmp_path)
+    try:
+        replies = ask(graph, "report this film and quiz me on effusions")
+        assert [r.name for r in replies] == ["radiology", "tutor"]
+        assert "not installed" in replies[0].content
+        assert replies[1].content == "tutor got: quiz me on effusions"
+        state = graph.get_state({"configurable": {"thread_id": "t1"}}).values
+        assert [t.intent for t in state["route"].tasks] == ["radiology", "tutor"]
+        assert state["answers"] == []
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def test_low_confidence_asks_a_clarifying_question(tmp_path):
+    graph, cm = make_graph(tmp_path)
+    try:
+        [reply] = ask(graph, "hmm maybe")
+        assert reply.name == "supervisor"
+        assert reply.content.endswith("will help.")
+        assert "?" in reply.content
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def test_middle_band_is_verified_by_scripted_llm_route_decision(tmp_path):
+    structured = ScriptedStructured({"RouteDecision": [RouteDecision(intent="tutor")]})
+    graph, cm = make_graph(tmp_path, structured=structured)
+    try:
+        [reply] = ask(graph, "teach or look up")
+        assert reply.name == "tutor"
+        assert structured.calls == [("router", "RouteDecision")]
+        plan = graph.get_state({"configurable": {"thread_id": "t1"}}).values["route"]
+        assert plan.method == "llm"
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def test_middle_band_unclear_verdict_falls_back_to_clarify(tmp_path):
+    structured = ScriptedStructured({"RouteDecision": [RouteDecision(intent="unclear")]})
+    graph, cm = make_graph(tmp_path, structured=structured)
+    try:
+        [reply] = ask(graph, "teach or look up")
+        assert reply.name == "supervisor"
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def test_safety_hit_escalates_with_fixed_reply_and_human_flag(tmp_path):
+    graph, cm = make_graph(tmp_path)
+    try:
+        [reply] = ask(graph, "I want to end my life")
+        assert reply.name == "escalate"
+        assert reply.content == ESCALATION_REPLY
+        assert reply.response_metadata["needs_human"] is True
+    finally:
+        cm.__exit__(None, None, None)
+
+
+def test_thread_history_survives_a_new_graph_on_the_same_checkpoint_file(tmp_path):
+    graph, cm = make_graph(tmp_path, replies=["Hello."])
+    ask(graph, "hi", thread="keep")
+    cm.__exit__(None, None, None)
+    graph2, cm2 = make_graph(tmp_path)
+    try:
+        values = graph2.get_state({"configurable": {"thread_id": "keep"}}).values
+        assert [m.type for m in values["messages"]] == ["human", "ai"]
+    finally:
+        cm2.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("opening", ["", "<b>hi</b>", "x" * 400, "12345 678 90"])
+def test_general_agent_replaces_unusable_model_text_with_fixed_opening(tmp_path, opening):
+    graph, cm = make_graph(tmp_path, replies=[opening or " "])
+    try:
+        [reply] = ask(graph, "hi")
+        assert reply.content.startswith("Hello! I'm MedGraph.")
+    finally:
+        cm.__exit__(None, None, None)
