@@ -1,0 +1,100 @@
+"""Run one conversation turn through a compiled graph and yield typed events.
+
+Usage:
+    for event in stream_turn(graph, thread_id="t1", text="hello", user_id="u", tenant_id="local"):
+        print(event)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+
+from state.schema import INTENTS, RoutePlan
+
+
+@dataclass(frozen=True)
+class RouteEvent:
+    """The supervisor decided where the turn goes."""
+
+    plan: RoutePlan
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A streamed piece of text from one agent's model call."""
+
+    agent: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    """A finished answer (one per agent, in plan order; `supervisor` for clarifying questions)."""
+
+    agent: str
+    text: str
+    needs_human: bool
+
+
+TurnEvent = RouteEvent | TokenEvent | AnswerEvent
+
+
+def thread_config(thread_id: str) -> RunnableConfig:
+    """The LangGraph config that selects a thread."""
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def stream_turn(
+    graph: CompiledStateGraph,
+    *,
+    thread_id: str,
+    text: str | None,
+    user_id: str,
+    tenant_id: str,
+) -> Iterator[TurnEvent]:
+    """Run a turn; `text=None` retries the interrupted turn from its last checkpoint."""
+    graph_input = (
+        None
+        if text is None
+        else {"messages": [HumanMessage(text)], "user_id": user_id, "tenant_id": tenant_id}
+    )
+    for mode, payload in graph.stream(
+        graph_input, thread_config(thread_id), stream_mode=["messages", "updates"]
+    ):
+        if mode == "messages":
+            chunk, metadata = payload
+            node = metadata.get("langgraph_node", "")
+            if isinstance(chunk, AIMessageChunk) and node in INTENTS and chunk.text:
+                yield TokenEvent(agent=node, text=chunk.text)
+            continue
+        for node, update in payload.items():
+            if not isinstance(update, dict):
+                continue
+            if node == "supervisor" and update.get("route") is not None:
+                yield RouteEvent(plan=update["route"])
+            for message in update.get("messages", []) if node in ("respond", "clarify") else []:
+                yield _answer_event(message)
+
+
+def _answer_event(message: AnyMessage) -> AnswerEvent:
+    meta = message.response_metadata if isinstance(message, AIMessage) else {}
+    return AnswerEvent(
+        agent=message.name or "assistant",
+        text=message.text,
+        needs_human=bool(meta.get("needs_human", False)),
+    )
+
+
+def pending_retry(graph: CompiledStateGraph, thread_id: str) -> bool:
+    """True when the thread's last turn stopped before finishing (a retry would resume it)."""
+    return bool(graph.get_state(thread_config(thread_id)).next)
+
+
+def history(graph: CompiledStateGraph, thread_id: str) -> list[AnyMessage]:
+    """The thread's messages, oldest first."""
+    return list(graph.get_state(thread_config(thread_id)).values.get("messages", []))
