@@ -1,0 +1,114 @@
+"""The chat loop: the current thread, slash commands, and a session that survives bad turns."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from app.chat_view import ChatView
+from app.settings import Settings
+from app.user_input import validate_user_text
+from state.errors import InputError, MedGraphError
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+HELP_TEXT = """\
+Commands:
+  /new           start a new thread
+  /thread ID     switch to thread ID and show its history
+  /threads       list recent threads
+  /retry         retry the last turn if it did not finish (e.g. the model endpoint failed)
+  /help          show this help
+  /quit          leave (Ctrl-D works too)
+Anything else is sent to MedGraph."""
+
+
+def new_thread_id() -> str:
+    """A fresh, short thread id."""
+    return uuid.uuid4().hex[:12]
+
+
+class ChatSession:
+    """The chat loop's state: the current thread and the slash commands."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        view: ChatView,
+        settings: Settings,
+        thread_id: str,
+        *,
+        resume: bool = False,
+    ) -> None:
+        self.runtime = runtime
+        self.view = view
+        self.settings = settings
+        self.thread_id = thread_id
+        self.view.intro(self.thread_id)
+        if resume:
+            self._show_thread()
+
+    def loop(self, read: Callable[[], str]) -> None:
+        """Read, dispatch and answer until /quit or end of input."""
+        while True:
+            try:
+                line = read()
+            except (EOFError, KeyboardInterrupt):
+                self.view.goodbye()
+                return
+            if not self.handle(line):
+                return
+
+    def handle(self, line: str) -> bool:
+        """Handle one input line; False means leave."""
+        stripped = line.strip()
+        try:
+            if stripped.startswith("/"):
+                return self._command(stripped)
+            text = validate_user_text(line, self.settings.max_message_chars)
+            self.view.turn(self.runtime.turn(self.thread_id, text))
+        except MedGraphError as exc:
+            self.view.error(exc, retry_hint=self.runtime.pending_retry(self.thread_id))
+        except Exception as exc:
+            if self.settings.debug:
+                self.view.console.print_exception()
+            self.view.unexpected(exc)
+        return True
+
+    def _command(self, line: str) -> bool:
+        name, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if name in ("/quit", "/exit"):
+            self.view.goodbye()
+            return False
+        if name == "/help":
+            self.view.note(HELP_TEXT)
+        elif name == "/new":
+            self.thread_id = new_thread_id()
+            self.view.note(f"New thread {self.thread_id}")
+        elif name == "/thread":
+            if not arg:
+                raise InputError("usage: /thread ID (see /threads)")
+            self.thread_id = arg
+            self._show_thread()
+        elif name == "/threads":
+            self.view.threads(self.runtime.threads(), self.thread_id)
+        elif name == "/retry":
+            if not self.runtime.pending_retry(self.thread_id):
+                raise InputError("nothing to retry: the last turn of this thread finished")
+            self.view.turn(self.runtime.turn(self.thread_id, None))
+        else:
+            raise InputError(f"unknown command {name}; type /help for the list")
+        return True
+
+    def _show_thread(self) -> None:
+        messages = self.runtime.history(self.thread_id)
+        self.view.history(self.thread_id, messages)
+        if self.runtime.pending_retry(self.thread_id):
+            self.view.note("The last turn of this thread did not finish; /retry resumes it.")
+
+
+def _new_thread_id() -> str:
+    return uuid.uuid4().hex[:12]

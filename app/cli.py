@@ -1,0 +1,159 @@
+"""The `medgraph` command line: chat, ask, doctor, prepare and serve-model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from app.settings import Settings, get_settings
+from app.user_input import decode_user_bytes, validate_user_text
+from state.errors import MedGraphError
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+app = typer.Typer(
+    name="medgraph",
+    help="MedGraph: a multi-agent clinical AI assistant (radiology, documents, tutor, policy).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+_flags: dict[str, bool] = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _flags["debug"] = debug
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    if _flags["debug"]:
+        settings = settings.model_copy(update={"debug": True})
+    return settings
+
+
+@contextmanager
+def _boundary() -> Iterator[None]:
+    """Turn MedGraph errors into a short message and their exit code."""
+    try:
+        yield
+    except MedGraphError as exc:
+        if _flags["debug"]:
+            err_console.print_exception()
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _open_runtime(settings: Settings) -> Runtime:
+    from app.runtime import Runtime
+
+    return Runtime(settings, console=err_console)
+
+
+@app.command()
+def chat(
+    thread: Annotated[
+        str | None, typer.Option("--thread", "-t", help="Continue this thread id.")
+    ] = None,
+) -> None:
+    """Chat with MedGraph; answers stream, and each shows which agent gave it."""
+    from app.chat_session import ChatSession, new_thread_id
+    from app.chat_view import ChatView
+
+    settings = _settings()
+    with _boundary(), _open_runtime(settings) as runtime:
+        session = ChatSession(
+            runtime, ChatView(console), settings, thread or new_thread_id(), resume=bool(thread)
+        )
+        session.loop(lambda: console.input("[bold cyan]you> [/]"))
+
+
+@app.command()
+def ask(
+    message: Annotated[
+        str, typer.Argument(help="The message; use - to read UTF-8 text from standard input.")
+    ],
+    thread: Annotated[str | None, typer.Option("--thread", "-t", help="Thread id.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """Ask one question and print the answer (for scripts)."""
+    from app.chat_session import new_thread_id
+    from graphs.turns import AnswerEvent, RouteEvent
+
+    settings = _settings()
+    with _boundary():
+        raw = decode_user_bytes(sys.stdin.buffer.read()) if message == "-" else message
+        text = validate_user_text(raw, settings.max_message_chars)
+        thread_id = thread or new_thread_id()
+        with _open_runtime(settings) as runtime:
+            events = list(runtime.turn(thread_id, text))
+        answers = [e for e in events if isinstance(e, AnswerEvent)]
+        route = next((e.plan for e in events if isinstance(e, RouteEvent)), None)
+        if as_json:
+            payload = {
+                "thread_id": thread_id,
+                "route": route.model_dump() if route else None,
+                "answers": [
+                    {"agent": a.agent, "text": a.text, "needs_human": a.needs_human}
+                    for a in answers
+                ],
+            }
+            console.print_json(json.dumps(payload))
+            return
+        for answer in answers:
+            console.print(f"[bold magenta]{answer.agent}[/]")
+            console.print(escape(answer.text))
+
+
+@app.command()
+def doctor() -> None:
+    """Show what is configured and what is reachable: endpoints, assets, services, GPU."""
+
+    from app.doctor import run_doctor
+
+    with _boundary():
+        healthy = run_doctor(_settings(), console)
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command()
+def prepare() -> None:
+    """Prepare local model assets (convert the embedded LLM once; check the embedder)."""
+    from tools.llm.gguf_weights import ensure_weights
+    from tools.models.embedder import MiniLMEmbedder
+
+    settings = _settings()
+    with _boundary():
+        path = ensure_weights(settings.cache_dir, console=err_console)
+        console.print(f"embedded LLM weights: {path}")
+        embedder = MiniLMEmbedder.load("cpu")
+        console.print(f"MiniLM embedder: ok ({embedder.variant})")
+
+
+@app.command("serve-model")
+def serve_model() -> None:
+    """Serve the embedded model on an OpenAI-compatible /v1/chat/completions endpoint."""
+    from app.model_server import run_server
+
+    with _boundary():
+        run_server(_settings())
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

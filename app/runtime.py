@@ -1,0 +1,141 @@
+"""Wire one process's conversation runtime from settings: models, router, agents, checkpointer.
+
+Usage:
+    with Runtime(get_settings()) as rt:
+        for event in rt.turn("t1", "hello"):
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.state import CompiledStateGraph
+from rich.console import Console
+
+from agents.escalate import EscalateAgent
+from agents.general import GeneralAgent
+from agents.model_access import ModelAccess
+from agents.registry import AgentRegistry
+from agents.supervisor import RoutingThresholds, SupervisorRouter, llm_verifier
+from app.model_server import EmbeddedModelServer
+from app.models import build_model_access
+from app.settings import Settings
+from graphs.supervisor import build_supervisor_graph
+from graphs.turns import TurnEvent, history, pending_retry, stream_turn
+from state.checkpointer import open_checkpointer
+from tools.models.embedder import MiniLMEmbedder
+from tools.models.registry import ModelRegistry
+from tools.routing.intent_classifier import IntentClassifier
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """A thread as `/threads` lists it."""
+
+    thread_id: str
+    updated: datetime | None
+    checkpoints: int
+
+
+def build_agent_registry(access: ModelAccess) -> AgentRegistry:
+    """Every agent this build installs; specialists register here as they land."""
+    registry = AgentRegistry()
+    registry.register(EscalateAgent())
+    registry.register(GeneralAgent(access, registry.installed))
+    return registry
+
+
+class Runtime:
+    """The models, graph and checkpointer of one process, opened and closed together."""
+
+    def __init__(self, settings: Settings, console: Console | None = None) -> None:
+        self.settings = settings
+        self._console = console or Console(stderr=True)
+        self._stack = ExitStack()
+        self.models = ModelRegistry(settings.local_device)
+        self.graph: CompiledStateGraph
+        self.checkpointer_url = settings.resolved_checkpoint_url
+
+    def __enter__(self) -> Runtime:
+        try:
+            self._open()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    def _open(self) -> None:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        embedded_url = None
+        if settings.any_embedded_role:
+            server = EmbeddedModelServer(settings, console=self._console)
+            embedded_url = self._stack.enter_context(server).base_url
+        access = build_model_access(settings, embedded_url)
+        with self._console.status("Loading the intent router"):
+            embedder = self.models.get("minilm", MiniLMEmbedder.load)
+            classifier = IntentClassifier.from_default(embedder)
+        router = SupervisorRouter(
+            classifier,
+            RoutingThresholds(
+                direct=settings.route_direct_threshold,
+                verify=settings.route_verify_threshold,
+                clinical_margin=settings.route_clinical_margin,
+            ),
+            llm_verifier(access),
+        )
+        self.agents = build_agent_registry(access)
+        checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
+        self.graph = build_supervisor_graph(router, self.agents).compile(checkpointer=checkpointer)
+
+    def turn(self, thread_id: str, text: str | None) -> Iterator[TurnEvent]:
+        """Stream one turn (`text=None` retries the thread's unfinished turn)."""
+        return stream_turn(
+            self.graph,
+            thread_id=thread_id,
+            text=text,
+            user_id=self.settings.user_id,
+            tenant_id=self.settings.tenant_id,
+        )
+
+    def history(self, thread_id: str) -> list[AnyMessage]:
+        """The thread's messages, oldest first."""
+        return history(self.graph, thread_id)
+
+    def pending_retry(self, thread_id: str) -> bool:
+        """Whether the thread's last turn did not finish."""
+        return pending_retry(self.graph, thread_id)
+
+    def threads(self, limit: int = 20) -> list[ThreadSummary]:
+        """Threads in the checkpointer, newest first."""
+        seen: dict[str, ThreadSummary] = {}
+        checkpointer = self.graph.checkpointer
+        if checkpointer is None or checkpointer is True or checkpointer is False:
+            return []
+        for item in checkpointer.list(None):
+            thread_id = str(item.config["configurable"]["thread_id"])
+            ts = (
+                datetime.fromisoformat(item.checkpoint["ts"]) if item.checkpoint.get("ts") else None
+            )
+            known = seen.get(thread_id)
+            if known is None:
+                seen[thread_id] = ThreadSummary(thread_id, ts, 1)
+            else:
+                newest = max((t for t in (known.updated, ts) if t is not None), default=None)
+                seen[thread_id] = ThreadSummary(thread_id, newest, known.checkpoints + 1)
+        ordered = sorted(seen.values(), key=lambda t: t.updated or datetime.min, reverse=True)
+        return ordered[:limit]
