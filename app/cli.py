@@ -75,12 +75,13 @@ def chat(
     from app.chat_session import ChatSession, new_thread_id
     from app.chat_view import ChatView
 
-    settings = _settings()
-    with _boundary(), _open_runtime(settings) as runtime:
-        session = ChatSession(
-            runtime, ChatView(console), settings, thread or new_thread_id(), resume=bool(thread)
-        )
-        session.loop(lambda: console.input("[bold cyan]you> [/]"))
+    with _boundary():
+        settings = _settings()
+        with _open_runtime(settings) as runtime:
+            session = ChatSession(
+                runtime, ChatView(console), settings, thread or new_thread_id(), resume=bool(thread)
+            )
+            session.loop(lambda: console.input("[bold cyan]you> [/]"))
 
 
 @app.command()
@@ -95,8 +96,8 @@ def ask(
     from app.chat_session import new_thread_id
     from graphs.turns import AnswerEvent, RouteEvent
 
-    settings = _settings()
     with _boundary():
+        settings = _settings()
         raw = decode_user_bytes(sys.stdin.buffer.read()) if message == "-" else message
         text = validate_user_text(raw, settings.max_message_chars)
         thread_id = thread or new_thread_id()
@@ -137,8 +138,8 @@ def prepare() -> None:
     from tools.llm.gguf_weights import ensure_weights
     from tools.models.embedder import MiniLMEmbedder
 
-    settings = _settings()
     with _boundary():
+        settings = _settings()
         path = ensure_weights(settings.cache_dir, console=err_console)
         console.print(f"embedded LLM weights: {path}")
         embedder = MiniLMEmbedder.load("cpu")
