@@ -56,8 +56,9 @@ def describe_pool(kwargs: dict[str, Any]) -> str:
 
 
 def pool_options(socket_timeout_s: float, max_connections: int, retries: int) -> dict[str, Any]:
-    """Connection-pool options shared by the sync and async savers."""
+    """Blocking-pool options shared by the sync and async savers (callers wait for a slot)."""
     return {
+        "timeout": max(socket_timeout_s, 10.0),
         "socket_timeout": socket_timeout_s,
         "socket_connect_timeout": socket_timeout_s,
         "max_connections": max_connections,
@@ -322,7 +323,7 @@ class RedisSaver(_RedisSaverBase):
         retries: int = 1,
     ) -> Iterator[RedisSaver]:
         """Open a pooled client on `url`, check Redis answers, and close the pool on exit."""
-        pool = redis.ConnectionPool.from_url(
+        pool = redis.BlockingConnectionPool.from_url(
             url, **pool_options(socket_timeout_s, max_connections, retries)
         )
         client = redis.Redis(connection_pool=pool)
@@ -583,7 +584,7 @@ class AsyncRedisSaver(_RedisSaverBase):
         retries: int = 1,
     ) -> AsyncIterator[AsyncRedisSaver]:
         """Open a pooled async client on `url`, check Redis answers, close the pool on exit."""
-        pool = aredis.ConnectionPool.from_url(
+        pool = aredis.BlockingConnectionPool.from_url(
             url, **pool_options(socket_timeout_s, max_connections, retries)
         )
         client = aredis.Redis(connection_pool=pool)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import operator
 import time
+from pathlib import Path
 from typing import Annotated
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -65,13 +66,19 @@ def build_approval_graph(saver: BaseCheckpointSaver) -> CompiledStateGraph:
 
 
 def build_slow_graph(
-    saver: BaseCheckpointSaver, n_steps: int, delay_s: float
+    saver: BaseCheckpointSaver, n_steps: int, delay_s: float, log: Path | None = None
 ) -> CompiledStateGraph:
-    """A chain of `n_steps` nodes, each sleeping `delay_s` and appending its name once."""
+    """A chain of `n_steps` nodes, each sleeping `delay_s` and appending its name once.
+
+    Every execution of a node is also appended to `log`, so re-runs are visible.
+    """
     builder = StateGraph(TurnState)
 
     def make(name: str):
         def node(state: TurnState) -> TurnState:
+            if log is not None:
+                with log.open("a") as f:
+                    f.write(name + "\n")
             time.sleep(delay_s)
             return {"steps": [name]}
 
