@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import json
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
@@ -267,14 +268,18 @@ class _RedisSaverBase(BaseCheckpointSaver[str]):
             )
 
     def get_next_version(self, current: str | int | None, channel: None) -> str:
-        """Monotonic string versions, as in LangGraph's own savers."""
+        """Monotonic string versions with a random tail, as in LangGraph's own savers.
+
+        Blobs are keyed by (channel, version), so the random tail keeps two branches of a
+        forked thread that reach the same version number from overwriting each other's blob.
+        """
         if current is None:
             current_v = 0
         elif isinstance(current, int):
             current_v = current
         else:
             current_v = int(current.split(".")[0])
-        return f"{current_v + 1:032}.{0:016}"
+        return f"{current_v + 1:032}.{random.random():016}"
 
 
 class RedisSaver(_RedisSaverBase):

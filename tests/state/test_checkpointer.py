@@ -28,6 +28,31 @@ def test_graph_round_trip_keeps_state_across_turns(checkpoint_url, factory_kwarg
         assert [h.metadata["step"] for h in history] == [6, 5, 4, 3, 2, 1, 0, -1]
 
 
+def test_forking_from_an_old_checkpoint_keeps_both_branches(checkpoint_url, factory_kwargs):
+    config = {"configurable": {"thread_id": "fork"}}
+    with open_checkpointer(checkpoint_url, **factory_kwargs) as saver:
+        graph = build_turn_graph(saver)
+        graph.invoke({"thread": "f"}, config)
+        graph.invoke({"thread": "f"}, config)
+        history = {
+            s.config["configurable"]["checkpoint_id"]: s.values
+            for s in graph.get_state_history(config)
+        }
+        forked_config = graph.update_state(
+            next(s.config for s in graph.get_state_history(config) if s.next == ("route",)),
+            {"steps": ["edited"]},
+        )
+        assert graph.get_state(forked_config).values["steps"] == [
+            "f:route",
+            "f:answer:1",
+            "edited",
+        ]
+        for snapshot in graph.get_state_history(config):
+            checkpoint_id = snapshot.config["configurable"]["checkpoint_id"]
+            if checkpoint_id in history:
+                assert snapshot.values == history[checkpoint_id], "a fork overwrote history"
+
+
 def test_interrupt_and_resume_survive_reopen(checkpoint_url, factory_kwargs):
     config = {"configurable": {"thread_id": "approval"}}
     with open_checkpointer(checkpoint_url, **factory_kwargs) as saver:
