@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from state.audit_store import AuditStore, StoredRow, open_store
 from state.errors import AuditUnavailable
@@ -36,6 +36,16 @@ class AuditEvent(BaseModel):
     node: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
     ts: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("payload")
+    @classmethod
+    def _json_only(cls, payload: dict[str, Any]) -> dict[str, Any]:
+        """Refuse payloads the chain cannot hash, here rather than on the writer thread."""
+        try:
+            canonical_json(payload)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"audit payload must be plain JSON: {exc}") from exc
+        return payload
 
 
 class AuditRecord(BaseModel):

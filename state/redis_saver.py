@@ -769,6 +769,25 @@ class AsyncRedisSaver(_RedisSaverBase):
         """Sync `aget_tuple` for callers on another thread than the saver's event loop."""
         return self._from_other_thread(self.aget_tuple(config))
 
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Sync `alist` for callers on another thread than the saver's event loop."""
+
+        async def collect() -> list[CheckpointTuple]:
+            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
+
+        yield from self._from_other_thread(collect())
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Sync `adelete_thread` for callers on another thread than the saver's event loop."""
+        self._from_other_thread(self.adelete_thread(thread_id))
+
     def put(
         self,
         config: RunnableConfig,

@@ -226,3 +226,10 @@ def test_prompt_digest_is_sha256_and_hides_the_text():
     digest = prompt_digest("patient John Smith MRN 123")
     assert digest.startswith("sha256:") and len(digest) == 7 + 64
     assert "John" not in digest
+
+
+def test_payload_that_is_not_json_is_refused_at_record_time():
+    with pytest.raises(ValueError, match="plain JSON"):
+        AuditEvent(
+            event_type="tool_call", tenant="t", user="u", thread="x", payload={"o": object()}
+        )

@@ -104,6 +104,10 @@ async def test_50_concurrent_async_threads_10_turns_never_share_state(redis_url,
             return (await graph.aget_state(config)).values
 
         results = await asyncio.gather(*(converse(i) for i in range(50)))
+        history = await asyncio.to_thread(
+            lambda: list(graph.get_state_history({"configurable": {"thread_id": "auser-7"}}))
+        )
+        assert len(history) == 40  # sync reads from another thread work on the async saver
     for i, values in enumerate(results):
         assert values["turns"] == 10
         assert set(values["steps"]) == {f"auser-{i}:route"} | {
