@@ -1,0 +1,1 @@
+"""Supervisor routing tools: the embedding intent classifier, its exemplars and safety layer."""

@@ -1,0 +1,106 @@
+"""A multinomial logistic-regression head with a cross-validated temperature, fitted on vectors.
+
+Why this calibration: a softmax head fitted on a few hundred exemplars separates them almost
+perfectly, so its raw probabilities on its own training data say ~1.0 for everything. The
+temperature is therefore fitted on *out-of-fold* logits (k-fold over the exemplars, stratified,
+seeded): it is the T that minimises the negative log-likelihood of exemplars the fold model
+never saw. The final head is refitted on all exemplars and its logits are divided by T, so a
+score of 0.85 means roughly "85% of unseen messages this confident were routed correctly" —
+the reading the supervisor's 0.85 / 0.65 thresholds need. Training is full-batch L-BFGS in
+float64 from zero weights: deterministic, and ~0.1-0.3 s on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from state.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Regularisation, cross-validation and optimiser settings of the softmax head."""
+
+    l2: float = 1e-3
+    folds: int = 5
+    seed: int = 0
+    max_iter: int = 100
+    temperatures: tuple[float, ...] = tuple(float(t) for t in np.geomspace(0.05, 20.0, 241))
+
+
+def _fit_logistic(
+    x: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weights [d, c] and bias [c] minimising mean cross-entropy + l2 * ||W||^2."""
+    features = torch.from_numpy(x.astype(np.float64))
+    targets = torch.from_numpy(y.astype(np.int64))
+    weight = torch.zeros(x.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS(
+        [weight, bias], max_iter=config.max_iter, line_search_fn="strong_wolfe"
+    )
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = F.cross_entropy(features @ weight + bias, targets) + config.l2 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return weight.detach().numpy(), bias.detach().numpy()
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def _stratified_folds(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold number of each example: every class spread evenly over the folds, seeded."""
+    rng = np.random.default_rng(seed)
+    assignment = np.empty(len(y), dtype=np.int64)
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        assignment[members] = np.arange(len(members)) % folds
+    return assignment
+
+
+class SoftmaxHead:
+    """Temperature-scaled linear softmax over fixed feature vectors."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, temperature: float) -> None:
+        self.weight = weight
+        self.bias = bias
+        self.temperature = temperature
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig) -> SoftmaxHead:
+        """Fit on all of (x, y) after choosing the temperature on out-of-fold logits."""
+        counts = np.bincount(y, minlength=n_classes)
+        if counts.min() < config.folds:
+            raise ConfigError(f"every class needs at least {config.folds} examples, got {counts}")
+        fold_of = _stratified_folds(y, config.folds, config.seed)
+        held_out_logits = np.empty((len(y), n_classes))
+        for fold in range(config.folds):
+            train, test = fold_of != fold, fold_of == fold
+            weight, bias = _fit_logistic(x[train], y[train], n_classes, config)
+            held_out_logits[test] = x[test] @ weight + bias
+        temperature = min(
+            config.temperatures,
+            key=lambda t: (
+                -np.log(
+                    np.clip(_softmax(held_out_logits / t)[np.arange(len(y)), y], 1e-12, 1.0)
+                ).mean()
+            ),
+        )
+        weight, bias = _fit_logistic(x, y, n_classes, config)
+        return cls(weight, bias, temperature)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities [n, c] for feature rows [n, d]."""
+        return _softmax((x.astype(np.float64) @ self.weight + self.bias) / self.temperature)
