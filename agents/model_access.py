@@ -1,10 +1,11 @@
-"""The one path by which agents call chat models: per-role clients and endpoint error translation.
+"""The one path by which agents call chat models: per-role clients, error translation, call reports.
 
 Usage:
     access = ModelAccess(
         endpoints={"composer": Endpoint("composer", url, "MEDGRAPH_MODEL_BASE_URL", "gemma")},
         chat_models={"composer": ChatOpenAI(...)},
         structured=InstructorCaller({"composer": instructor.from_openai(OpenAI(...))}, models),
+        observer=lambda report: print(report.latency_ms),
     )
     text = access.complete("composer", [HumanMessage("hi")], max_tokens=40)
     decision = access.structured("router", RouteDecision, messages)
@@ -12,16 +13,18 @@ Usage:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import instructor
 import openai
 from instructor.core.exceptions import InstructorRetryException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, convert_to_openai_messages
+from langchain_core.messages import AIMessageChunk, BaseMessage, convert_to_openai_messages
 from pydantic import BaseModel
 
 from state.errors import ModelEndpointError
@@ -39,12 +42,38 @@ class Endpoint:
     model: str
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Token counts a call reported (None when the endpoint did not say)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelCallReport:
+    """What one model call did, with the prompt only as a SHA-256 digest (never in clear)."""
+
+    role: str
+    model: str
+    base_url: str
+    kind: Literal["text", "structured"]
+    prompt_sha256: str
+    usage: Usage
+    latency_ms: float
+    outcome: Literal["ok", "error"]
+    error: str | None
+
+
+CallObserver = Callable[[ModelCallReport], None]
+
+
 class StructuredCaller(Protocol):
     """Calls a model for a pydantic-validated structured output (instructor in production)."""
 
     def __call__(
         self, role: str, response_model: type[ModelT], messages: list[dict[str, str]]
-    ) -> ModelT: ...
+    ) -> tuple[ModelT, Usage]: ...
 
 
 class StructuredOutputFailed(ModelEndpointError):
@@ -81,9 +110,9 @@ class InstructorCaller:
 
     def __call__(
         self, role: str, response_model: type[ModelT], messages: list[dict[str, str]]
-    ) -> ModelT:
+    ) -> tuple[ModelT, Usage]:
         try:
-            return self._clients[role].chat.completions.create(
+            result, completion = self._clients[role].chat.completions.create_with_completion(
                 model=self._models[role],
                 response_model=response_model,
                 messages=messages,  # type: ignore[arg-type]
@@ -95,20 +124,39 @@ class InstructorCaller:
                 f"the {role} model gave no valid {response_model.__name__} after "
                 f"{self._max_reasks} re-asks"
             ) from exc
+        usage = getattr(completion, "usage", None)
+        return result, Usage(
+            prompt_tokens=getattr(usage, "prompt_tokens", None),
+            completion_tokens=getattr(usage, "completion_tokens", None),
+        )
+
+
+def _digest(messages: Sequence[dict[str, str]]) -> str:
+    text = "\n".join(f"{m['role']}:{m['content']}" for m in messages)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    return [
+        {"role": m["role"], "content": str(m["content"])}
+        for m in convert_to_openai_messages(list(messages))
+    ]
 
 
 class ModelAccess:
-    """Per-role chat models and structured callers, with every failure translated."""
+    """Per-role chat models and structured callers; every call is translated and reported."""
 
     def __init__(
         self,
         endpoints: dict[str, Endpoint],
         chat_models: dict[str, BaseChatModel],
         structured: StructuredCaller,
+        observer: CallObserver | None = None,
     ) -> None:
         self._endpoints = endpoints
         self._chat_models = chat_models
         self._structured = structured
+        self._observer = observer
 
     def endpoint(self, role: str) -> Endpoint:
         """The endpoint a role calls."""
@@ -124,17 +172,55 @@ class ModelAccess:
     ) -> str:
         """Generate text for `messages` with the role's chat model (streams to callbacks)."""
         model = self._chat_models[role].bind(max_tokens=max_tokens, stop=stop)
-        with _translated(self._endpoints[role]):
-            chunks = [chunk.text for chunk in model.stream(list(messages))]
+        with self._reported(role, "text", _openai_messages(messages)) as usage_sink:
+            chunks: list[str] = []
+            for chunk in model.stream(list(messages)):
+                chunks.append(chunk.text)
+                if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:
+                    usage_sink.append(
+                        Usage(
+                            chunk.usage_metadata["input_tokens"],
+                            chunk.usage_metadata["output_tokens"],
+                        )
+                    )
         return "".join(chunks)
 
     def structured(
         self, role: str, response_model: type[ModelT], messages: Sequence[BaseMessage]
     ) -> ModelT:
         """Ask the role's model for a `response_model`, validated by pydantic."""
-        payload = [
-            {"role": m["role"], "content": str(m["content"])}
-            for m in convert_to_openai_messages(list(messages))
-        ]
-        with _translated(self._endpoints[role]):
-            return self._structured(role, response_model, payload)
+        payload = _openai_messages(messages)
+        with self._reported(role, "structured", payload) as usage_sink:
+            result, usage = self._structured(role, response_model, payload)
+            usage_sink.append(usage)
+        return result
+
+    @contextmanager
+    def _reported(
+        self, role: str, kind: Literal["text", "structured"], messages: list[dict[str, str]]
+    ) -> Iterator[list[Usage]]:
+        endpoint = self._endpoints[role]
+        usage_sink: list[Usage] = []
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            with _translated(endpoint):
+                yield usage_sink
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if self._observer is not None:
+                self._observer(
+                    ModelCallReport(
+                        role=role,
+                        model=endpoint.model,
+                        base_url=endpoint.base_url,
+                        kind=kind,
+                        prompt_sha256=_digest(messages),
+                        usage=usage_sink[-1] if usage_sink else Usage(),
+                        latency_ms=(time.perf_counter() - started) * 1000,
+                        outcome="ok" if error is None else "error",
+                        error=None if error is None else error.__class__.__name__,
+                    )
+                )

@@ -7,11 +7,13 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
-from agents.model_access import Endpoint, InstructorCaller, ModelAccess
+from agents.model_access import CallObserver, Endpoint, InstructorCaller, ModelAccess
 from app.settings import MODEL_ROLES, Settings
 
 
-def build_model_access(settings: Settings, embedded_base_url: str | None) -> ModelAccess:
+def build_model_access(
+    settings: Settings, embedded_base_url: str | None, observer: CallObserver | None = None
+) -> ModelAccess:
     """Clients for every role; roles without a configured URL use `embedded_base_url`."""
     endpoints: dict[str, Endpoint] = {}
     chat_models: dict[str, BaseChatModel] = {}
@@ -34,6 +36,7 @@ def build_model_access(settings: Settings, embedded_base_url: str | None) -> Mod
             timeout=settings.model_timeout_s,
             max_retries=settings.model_max_retries,
             streaming=True,
+            stream_usage=True,
         )
         client = openai.OpenAI(
             base_url=base_url,
@@ -43,4 +46,4 @@ def build_model_access(settings: Settings, embedded_base_url: str | None) -> Mod
         )
         clients[name] = instructor.from_openai(client, mode=instructor.Mode.JSON_SCHEMA)
         models[name] = role.model
-    return ModelAccess(endpoints, chat_models, InstructorCaller(clients, models))
+    return ModelAccess(endpoints, chat_models, InstructorCaller(clients, models), observer)

@@ -16,6 +16,7 @@ from typing_extensions import TypedDict
 
 from agents.registry import AgentRegistry, AgentTask, not_installed_answer
 from agents.supervisor import SupervisorRouter
+from graphs.audit_hooks import GraphAuditor
 from state.errors import InputError
 from state.schema import INTENTS, AgentAnswer, Intent, MedGraphState, RouteTask
 
@@ -62,12 +63,14 @@ def answer_message(answer: AgentAnswer) -> AIMessage:
 
 
 def build_supervisor_graph(
-    router: SupervisorRouter, registry: AgentRegistry
+    router: SupervisorRouter, registry: AgentRegistry, auditor: GraphAuditor | None = None
 ) -> StateGraph[MedGraphState]:
-    """The supervisor graph; compile it with a checkpointer."""
+    """The supervisor graph; compile it with a checkpointer. `auditor` records route decisions."""
 
     def supervisor(state: MedGraphState) -> dict[str, object]:
         plan = router.route(latest_user_text(state.get("messages", [])))
+        if auditor is not None:
+            auditor.route(plan)
         return {"route": plan, "answers": None}
 
     def dispatch(state: MedGraphState) -> list[Send] | str:

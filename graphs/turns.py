@@ -7,13 +7,16 @@ Usage:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
+from graphs.audit_hooks import GraphAuditor
 from state.schema import INTENTS, RoutePlan
 
 
@@ -44,9 +47,9 @@ class AnswerEvent:
 TurnEvent = RouteEvent | TokenEvent | AnswerEvent
 
 
-def thread_config(thread_id: str) -> RunnableConfig:
-    """The LangGraph config that selects a thread."""
-    return {"configurable": {"thread_id": thread_id}}
+def thread_config(thread_id: str, **identity: str) -> RunnableConfig:
+    """The LangGraph config that selects a thread (plus user, tenant and run ids when given)."""
+    return {"configurable": {"thread_id": thread_id, **identity}}
 
 
 def stream_turn(
@@ -56,16 +59,33 @@ def stream_turn(
     text: str | None,
     user_id: str,
     tenant_id: str,
+    auditor: GraphAuditor | None = None,
 ) -> Iterator[TurnEvent]:
-    """Run a turn; `text=None` retries the interrupted turn from its last checkpoint."""
+    """Run a turn; `text=None` retries the interrupted turn from its last checkpoint.
+
+    With an `auditor`, the turn's events are flushed at its end; a failed turn is audited too.
+    """
     graph_input = (
         None
         if text is None
         else {"messages": [HumanMessage(text)], "user_id": user_id, "tenant_id": tenant_id}
     )
-    for mode, payload in graph.stream(
-        graph_input, thread_config(thread_id), stream_mode=["messages", "updates"]
-    ):
+    config = thread_config(thread_id, user_id=user_id, tenant_id=tenant_id, run_id=uuid.uuid4().hex)
+    try:
+        yield from _events(graph, graph_input, config)
+    except Exception as exc:
+        if auditor is not None:
+            auditor.turn_error(config, exc)
+            auditor.end_turn()
+        raise
+    if auditor is not None:
+        auditor.end_turn()
+
+
+def _events(
+    graph: CompiledStateGraph, graph_input: dict[str, Any] | None, config: RunnableConfig
+) -> Iterator[TurnEvent]:
+    for mode, payload in graph.stream(graph_input, config, stream_mode=["messages", "updates"]):
         if mode == "messages":
             chunk, metadata = payload
             node = metadata.get("langgraph_node", "")

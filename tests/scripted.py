@@ -14,7 +14,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from pydantic import BaseModel
 
-from agents.model_access import Endpoint, ModelAccess
+from agents.model_access import Endpoint, ModelAccess, Usage
 
 
 class ScriptedChatModel(GenericFakeChatModel):
@@ -34,7 +34,7 @@ class ScriptedStructured:
 
     def __call__(self, role: str, response_model: type, messages: list[dict[str, str]]):
         self.calls.append((role, response_model.__name__))
-        return self.replies[response_model.__name__].pop(0)
+        return self.replies[response_model.__name__].pop(0), Usage()
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,14 @@ class ScriptedClassifier:
         return p
 
 
-def scripted_access(replies: Iterable[str] = (), structured: ScriptedStructured | None = None):
+def scripted_access(
+    replies: Iterable[str] = (), structured: ScriptedStructured | None = None, observer=None
+):
     endpoint = Endpoint("composer", "http://scripted.invalid/v1", "MEDGRAPH_MODEL_BASE_URL", "s")
     model = ScriptedChatModel.replying(replies)
     return ModelAccess(
         endpoints={"composer": endpoint, "router": endpoint},
         chat_models={"composer": model, "router": model},
         structured=structured or ScriptedStructured({}),
+        observer=observer,
     )

@@ -1,0 +1,88 @@
+"""Write the graph's audit events: route decisions, model calls and turn errors, per thread.
+
+The thread, run, user and tenant come from the LangGraph config of the node that is running, so
+agents and tools need not pass them around.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
+
+from agents.model_access import ModelCallReport
+from state.audit import AuditEvent, AuditEventType, AuditTrail
+from state.schema import RoutePlan
+
+
+def _identity(config: RunnableConfig | None) -> dict[str, str | None]:
+    configurable = (config or {}).get("configurable", {})
+    metadata = (config or {}).get("metadata", {})
+    return {
+        "tenant": str(configurable.get("tenant_id", "unknown")),
+        "user": str(configurable.get("user_id", "unknown")),
+        "thread": str(configurable.get("thread_id", "unknown")),
+        "run": str(configurable["run_id"]) if configurable.get("run_id") else None,
+        "node": metadata.get("langgraph_node"),
+    }
+
+
+def _current_config() -> RunnableConfig | None:
+    try:
+        return get_config()
+    except RuntimeError:
+        return None
+
+
+class GraphAuditor:
+    """Turns graph happenings into audit events on one `AuditTrail`."""
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self.trail = trail
+
+    def _record(
+        self, event_type: AuditEventType, payload: dict[str, Any], config: RunnableConfig | None
+    ) -> None:
+        self.trail.record(AuditEvent(event_type=event_type, payload=payload, **_identity(config)))
+
+    def route(self, plan: RoutePlan) -> None:
+        """The supervisor's decision: intents, method, confidence and scores (no message text)."""
+        self._record(
+            "route",
+            {
+                "intents": [t.intent for t in plan.tasks],
+                "method": plan.method,
+                "confidence": plan.confidence,
+                "scores": plan.scores,
+                "clarify": plan.clarify_question is not None,
+            },
+            _current_config(),
+        )
+
+    def model_call(self, report: ModelCallReport) -> None:
+        """One model call, with the prompt as a digest only."""
+        self._record(
+            "model_call",
+            {
+                "role": report.role,
+                "model": report.model,
+                "endpoint": report.base_url,
+                "kind": report.kind,
+                "prompt_sha256": report.prompt_sha256,
+                "prompt_tokens": report.usage.prompt_tokens,
+                "completion_tokens": report.usage.completion_tokens,
+                "latency_ms": round(report.latency_ms, 2),
+                "outcome": report.outcome,
+                "error": report.error,
+            },
+            _current_config(),
+        )
+
+    def turn_error(self, config: RunnableConfig, error: BaseException) -> None:
+        """A turn that failed: the error class and whether it can be retried."""
+        self._record("error", {"error": error.__class__.__name__}, config)
+
+    def end_turn(self) -> None:
+        """Flush the turn's events; fail closed raises `AuditUnavailable` here."""
+        self.trail.flush()
