@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from app.audit_cli import audit_app
 from app.settings import Settings, get_settings
 from app.user_input import decode_user_bytes, validate_user_text
 from state.errors import MedGraphError
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(audit_app, name="audit", help="Inspect, verify and export the audit trail.")
 console = Console()
 err_console = Console(stderr=True)
 

@@ -26,8 +26,10 @@ from agents.supervisor import RoutingThresholds, SupervisorRouter, llm_verifier
 from app.model_server import EmbeddedModelServer
 from app.models import build_model_access
 from app.settings import Settings
+from graphs.audit_hooks import GraphAuditor
 from graphs.supervisor import build_supervisor_graph
 from graphs.turns import TurnEvent, history, pending_retry, stream_turn
+from state.audit import open_audit
 from state.checkpointer import open_checkpointer
 from tools.models.embedder import MiniLMEmbedder
 from tools.models.registry import ModelRegistry
@@ -85,7 +87,11 @@ class Runtime:
         if settings.any_embedded_role:
             server = EmbeddedModelServer(settings, console=self._console)
             embedded_url = self._stack.enter_context(server).base_url
-        access = build_model_access(settings, embedded_url)
+        audit = self._stack.enter_context(
+            open_audit(settings.resolved_audit_url, fail_open=settings.audit_fail_open)
+        )
+        self.auditor = GraphAuditor(audit)
+        access = build_model_access(settings, embedded_url, observer=self.auditor.model_call)
         with self._console.status("Loading the intent router"):
             embedder = self.models.get("minilm", MiniLMEmbedder.load)
             classifier = IntentClassifier.from_default(embedder)
@@ -100,7 +106,9 @@ class Runtime:
         )
         self.agents = build_agent_registry(access)
         checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
-        self.graph = build_supervisor_graph(router, self.agents).compile(checkpointer=checkpointer)
+        self.graph = build_supervisor_graph(router, self.agents, self.auditor).compile(
+            checkpointer=checkpointer
+        )
 
     def turn(self, thread_id: str, text: str | None) -> Iterator[TurnEvent]:
         """Stream one turn (`text=None` retries the thread's unfinished turn)."""
@@ -110,6 +118,7 @@ class Runtime:
             text=text,
             user_id=self.settings.user_id,
             tenant_id=self.settings.tenant_id,
+            auditor=self.auditor,
         )
 
     def history(self, thread_id: str) -> list[AnyMessage]:
