@@ -21,7 +21,9 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg.rows import dict_row
 
 from state.errors import ConfigError, StateUnavailable
-from state.redis_saver import DEFAULT_PREFIX, AsyncRedisSaver, RedisSaver
+from state.redis_saver import RedisSaver
+from state.redis_saver_aio import AsyncRedisSaver
+from state.redis_saver_base import DEFAULT_PREFIX
 
 Backend = Literal["redis", "postgres", "sqlite"]
 _SCHEMES: dict[str, Backend] = {

@@ -10,7 +10,8 @@ import redis
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.report import ProgressCallbacks
 
-from state.redis_saver import AsyncRedisSaver, RedisSaver
+from state.redis_saver import RedisSaver
+from state.redis_saver_aio import AsyncRedisSaver
 
 pytestmark = pytest.mark.services
 

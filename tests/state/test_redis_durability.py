@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from state.errors import StateUnavailable
-from state.redis_saver import AsyncRedisSaver, RedisSaver
+from state.redis_saver import RedisSaver
+from state.redis_saver_aio import AsyncRedisSaver
 from tests.state.faulty_proxy import FaultyProxy
 from tests.state.graphs import build_slow_graph, build_turn_graph
 
