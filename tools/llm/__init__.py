@@ -1,0 +1,1 @@
+"""The embedded local LLM: cached GGUF weights, decoding engine, JSON-constrained decoding."""

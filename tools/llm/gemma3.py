@@ -1,0 +1,298 @@
+"""The Gemma 3 text decoder in plain PyTorch, with a preallocated KV cache for fast decoding.
+
+It computes the same function as transformers' `Gemma3ForCausalLM` (checked by the tests against
+transformers' own forward), but fuses the q/k/v and gate/up projections and keeps the cache in
+fixed tensors, so one decode step is a short, fixed sequence of kernels.
+
+Usage:
+    model = Gemma3Decoder.from_checkpoint(weights_dir)
+    cache = model.new_cache(max_tokens=512)
+    hidden = model(torch.tensor([2, 818]), cache, start=0)   # last positions' hidden states
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+
+from state.errors import AssetError
+
+
+@dataclass(frozen=True)
+class Gemma3Config:
+    """The shape of a Gemma 3 text model, read from a transformers `config.json`."""
+
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    rms_norm_eps: float
+    query_pre_attn_scalar: float
+    sliding_window: int
+    sliding: tuple[bool, ...]
+    rope_theta_local: float
+    rope_theta_global: float
+    bos_token_id: int
+    eos_token_id: int
+
+    @classmethod
+    def from_json(cls, path: Path) -> Gemma3Config:
+        """Read the fields this decoder needs from a transformers `config.json`."""
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        rope = raw["rope_parameters"]
+        return cls(
+            vocab_size=raw["vocab_size"],
+            hidden_size=raw["hidden_size"],
+            intermediate_size=raw["intermediate_size"],
+            num_layers=raw["num_hidden_layers"],
+            num_heads=raw["num_attention_heads"],
+            num_kv_heads=raw["num_key_value_heads"],
+            head_dim=raw["head_dim"],
+            rms_norm_eps=raw["rms_norm_eps"],
+            query_pre_attn_scalar=raw["query_pre_attn_scalar"],
+            sliding_window=raw["sliding_window"],
+            sliding=tuple(t == "sliding_attention" for t in raw["layer_types"]),
+            rope_theta_local=rope["sliding_attention"]["rope_theta"],
+            rope_theta_global=rope["full_attention"]["rope_theta"],
+            bos_token_id=raw["bos_token_id"],
+            eos_token_id=raw["eos_token_id"],
+        )
+
+
+class RMSNorm(nn.Module):
+    """Gemma's RMSNorm: normalise in fp32, scale by (1 + weight)."""
+
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.dim = (dim,)
+        self.weight = nn.Parameter(torch.zeros(dim), requires_grad=False)
+        self.scale: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale is None:
+            self.scale = 1.0 + self.weight.float()
+        if x.dtype == torch.float32:
+            return F.rms_norm(x, self.dim, self.scale, self.eps)
+        return F.rms_norm(x.float(), self.dim, self.scale, self.eps).type_as(x)
+
+
+class KVCache:
+    """Preallocated keys and values for every layer: `[layers, positions, kv_heads, head_dim]`."""
+
+    def __init__(
+        self, config: Gemma3Config, max_positions: int, device: torch.device, dtype: torch.dtype
+    ) -> None:
+        shape = (config.num_layers, max_positions, config.num_kv_heads, config.head_dim)
+        self.keys = torch.zeros(shape, device=device, dtype=dtype)
+        self.values = torch.zeros(shape, device=device, dtype=dtype)
+        self.max_positions = max_positions
+
+
+class RotaryTables:
+    """cos/sin tables for both RoPE bases (local and global layers), grown on demand."""
+
+    def __init__(self, config: Gemma3Config) -> None:
+        self.config = config
+        self.length = 0
+        self.tables: dict[bool, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def get(
+        self, sliding: bool, start: int, end: int, device: torch.device, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin for positions `[start, end)`, shaped `[positions, 1, head_dim]`."""
+        if end > self.length:
+            self._build(max(end, 2 * self.length, 1024), device, dtype)
+        cos, sin = self.tables[sliding]
+        return cos[start:end], sin[start:end]
+
+    def _build(self, length: int, device: torch.device, dtype: torch.dtype) -> None:
+        dim = self.config.head_dim
+        positions = torch.arange(length, dtype=torch.float32, device=device)
+        for sliding, theta in (
+            (True, self.config.rope_theta_local),
+            (False, self.config.rope_theta_global),
+        ):
+            inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+            freqs = positions[:, None] * inv_freq.to(device)[None, :]
+            emb = torch.cat((freqs, freqs), dim=-1)
+            self.tables[sliding] = (
+                emb.cos().to(dtype)[:, None, :],
+                emb.sin().to(dtype)[:, None, :],
+            )
+        self.length = length
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+class Attention(nn.Module):
+    """Grouped-query attention with q/k norms, RoPE and an optional sliding window."""
+
+    def __init__(self, config: Gemma3Config, layer: int) -> None:
+        super().__init__()
+        self.layer = layer
+        self.sliding = config.sliding[layer]
+        self.window = config.sliding_window
+        self.heads = config.num_heads
+        self.kv_heads = config.num_kv_heads
+        self.head_dim = config.head_dim
+        self.scale = config.query_pre_attn_scalar**-0.5
+        self.q_size = config.num_heads * config.head_dim
+        self.kv_size = config.num_kv_heads * config.head_dim
+        self.qkv_proj = nn.Linear(config.hidden_size, self.q_size + 2 * self.kv_size, bias=False)
+        self.o_proj = nn.Linear(self.q_size, config.hidden_size, bias=False)
+        self.q_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
+        self.k_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
+
+    def forward(
+        self, x: torch.Tensor, cache: KVCache, start: int, rope: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        steps = x.shape[0]
+        q, k, v = self.qkv_proj(x).split((self.q_size, self.kv_size, self.kv_size), dim=-1)
+        q = self.q_norm(q.view(steps, self.heads, self.head_dim))
+        k = self.k_norm(k.view(steps, self.kv_heads, self.head_dim))
+        cos, sin = rope
+        q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
+        end = start + steps
+        cache.keys[self.layer, start:end] = k
+        cache.values[self.layer, start:end] = v.view(steps, self.kv_heads, self.head_dim)
+        first = max(0, end - steps - self.window + 1) if self.sliding else 0
+        keys = cache.keys[self.layer, first:end].transpose(0, 1)
+        values = cache.values[self.layer, first:end].transpose(0, 1)
+        mask = None
+        if steps > 1:
+            q_pos = torch.arange(start, end, device=x.device)[:, None]
+            k_pos = torch.arange(first, end, device=x.device)[None, :]
+            mask = k_pos <= q_pos
+            if self.sliding:
+                mask = mask & (k_pos > q_pos - self.window)
+        out = F.scaled_dot_product_attention(
+            q.transpose(0, 1), keys, values, attn_mask=mask, scale=self.scale, enable_gqa=True
+        )
+        return self.o_proj(out.transpose(0, 1).reshape(steps, self.q_size))
+
+
+class MLP(nn.Module):
+    """Gated feed-forward block with tanh-approximated GELU."""
+
+    def __init__(self, config: Gemma3Config) -> None:
+        super().__init__()
+        self.intermediate = config.intermediate_size
+        self.gate_up_proj = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up_proj(x).split(self.intermediate, dim=-1)
+        return self.down_proj(F.gelu(gate, approximate="tanh") * up)
+
+
+class DecoderLayer(nn.Module):
+    """One Gemma 3 block: sandwich-normed attention, then sandwich-normed MLP."""
+
+    def __init__(self, config: Gemma3Config, layer: int) -> None:
+        super().__init__()
+        self.self_attn = Attention(config, layer)
+        self.mlp = MLP(config)
+        eps = config.rms_norm_eps
+        self.input_layernorm = RMSNorm(config.hidden_size, eps)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, eps)
+        self.pre_feedforward_layernorm = RMSNorm(config.hidden_size, eps)
+        self.post_feedforward_layernorm = RMSNorm(config.hidden_size, eps)
+
+    def forward(
+        self, x: torch.Tensor, cache: KVCache, start: int, rope: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        h = self.self_attn(self.input_layernorm(x), cache, start, rope)
+        x = x + self.post_attention_layernorm(h)
+        h = self.mlp(self.pre_feedforward_layernorm(x))
+        return x + self.post_feedforward_layernorm(h)
+
+
+class Gemma3Decoder(nn.Module):
+    """Token embedding, the decoder layers and the final norm; the LM head is the engine's job."""
+
+    def __init__(self, config: Gemma3Config) -> None:
+        super().__init__()
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.embed_tokens.weight.requires_grad_(False)
+        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.embed_scale = math.sqrt(config.hidden_size)
+        self.rope = RotaryTables(config)
+
+    @classmethod
+    def from_checkpoint(cls, weights_dir: Path) -> Gemma3Decoder:
+        """Build the decoder on CPU in fp32 from a converted checkpoint (config + safetensors)."""
+        try:
+            config = Gemma3Config.from_json(weights_dir / "config.json")
+            state = load_file(str(weights_dir / "model.safetensors"))
+        except (OSError, KeyError, ValueError) as exc:
+            raise AssetError(f"unreadable LLM checkpoint in {weights_dir}: {exc}") from exc
+        with torch.device("meta"):
+            model = cls(config)
+        model.load_state_dict(_fuse(state, config), assign=True, strict=True)
+        return model.eval()
+
+    def new_cache(self, max_positions: int) -> KVCache:
+        """A KV cache for up to `max_positions` tokens, on the model's device and dtype."""
+        weight = self.layers[0].input_layernorm.weight
+        return KVCache(self.config, max_positions, weight.device, self.cache_dtype)
+
+    @property
+    def cache_dtype(self) -> torch.dtype:
+        """Activations' dtype: the embedding's dtype (fp32 on CPU, bf16/fp16 on GPU)."""
+        return self.embed_tokens.weight.dtype
+
+    def forward(self, tokens: torch.Tensor, cache: KVCache, start: int) -> torch.Tensor:
+        """Run `tokens` (1-D) at positions `start...`; return the final-normed hidden states."""
+        x = self.embed_tokens(tokens) * torch.tensor(self.embed_scale, dtype=self.cache_dtype)
+        end = start + tokens.shape[0]
+        ropes = {
+            sliding: self.rope.get(sliding, start, end, x.device, self.cache_dtype)
+            for sliding in (True, False)
+        }
+        for layer in self.layers:
+            x = layer(x, cache, start, ropes[layer.self_attn.sliding])
+        return self.norm(x)
+
+
+def _fuse(state: dict[str, torch.Tensor], config: Gemma3Config) -> dict[str, torch.Tensor]:
+    """Rename transformers' keys to this decoder's and concatenate q/k/v and gate/up weights."""
+    fused: dict[str, torch.Tensor] = {}
+    for name, tensor in state.items():
+        key = name.removeprefix("model.")
+        if key.endswith(
+            (
+                "q_proj.weight",
+                "k_proj.weight",
+                "v_proj.weight",
+                "gate_proj.weight",
+                "up_proj.weight",
+            )
+        ):
+            continue
+        fused[key] = tensor
+    for i in range(config.num_layers):
+        p = f"model.layers.{i}."
+        fused[f"layers.{i}.self_attn.qkv_proj.weight"] = torch.cat(
+            [state[p + f"self_attn.{n}_proj.weight"] for n in "qkv"], dim=0
+        )
+        fused[f"layers.{i}.mlp.gate_up_proj.weight"] = torch.cat(
+            [state[p + "mlp.gate_proj.weight"], state[p + "mlp.up_proj.weight"]], dim=0
+        )
+    return fused
