@@ -1,4 +1,4 @@
-"""Write the graph's audit events: route decisions, model calls and turn errors, per thread.
+"""Write the graph's audit events: route decisions, model calls, guard decisions, turn errors.
 
 The thread, run, user and tenant come from the LangGraph config of the node that is running, so
 agents and tools need not pass them around.
@@ -14,6 +14,7 @@ from langgraph.config import get_config
 from agents.model_access import ModelCallReport
 from state.audit import AuditEvent, AuditEventType, AuditTrail
 from state.schema import RoutePlan
+from tools.guards.metrics import GuardDecision
 
 
 def _identity(config: RunnableConfig | None) -> dict[str, str | None]:
@@ -75,6 +76,27 @@ class GraphAuditor:
                 "latency_ms": round(report.latency_ms, 2),
                 "outcome": report.outcome,
                 "error": report.error,
+            },
+            _current_config(),
+        )
+
+    def guard(self, decision: GuardDecision) -> None:
+        """One guard decision: guard, stage, action, severity, latency, PHI-free detail.
+
+        An escalation is also the human-follow-up event (`needs_human`).
+        """
+        self._record(
+            "guard",
+            {
+                "guard": decision.guard,
+                "stage": decision.stage,
+                "action": decision.action,
+                "severity": decision.severity,
+                "route": decision.route,
+                "latency_ms": round(decision.latency_ms, 3),
+                "reason": decision.reason,
+                "detail": decision.detail,
+                "needs_human": decision.action == "escalate",
             },
             _current_config(),
         )

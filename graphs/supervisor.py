@@ -1,7 +1,10 @@
-"""Assemble the supervisor graph: route, fan out to agents with `Send`, merge answers in order.
+"""Assemble the supervisor graph: guard, route, fan out with `Send`, merge answers, guard again.
+
+Shape: START → input_guard → supervisor (or refuse) → agents → respond → output_guard → END;
+clarify and refuse also end through output_guard.
 
 Usage:
-    graph = build_supervisor_graph(router, registry).compile(checkpointer=saver)
+    graph = build_supervisor_graph(router, registry, auditor, guards).compile(checkpointer=saver)
     graph.invoke({"messages": [HumanMessage("hi")]}, {"configurable": {"thread_id": "t1"}})
 """
 
@@ -17,8 +20,19 @@ from typing_extensions import TypedDict
 from agents.registry import AgentRegistry, AgentTask, not_installed_answer
 from agents.supervisor import SupervisorRouter
 from graphs.audit_hooks import GraphAuditor
+from graphs.guard_nodes import (
+    INPUT_GUARD,
+    OUTPUT_GUARD,
+    REFUSE,
+    GraphGuards,
+    after_input_guard,
+    input_guard_node,
+    output_guard_node,
+    refuse,
+    route_size_check,
+)
 from state.errors import InputError
-from state.schema import INTENTS, AgentAnswer, Intent, MedGraphState, RouteTask
+from state.schema import INTENTS, AgentAnswer, Intent, MedGraphState, RoutePlan, RouteTask
 
 SUPERVISOR = "supervisor"
 CLARIFY = "clarify"
@@ -62,13 +76,36 @@ def answer_message(answer: AgentAnswer) -> AIMessage:
     )
 
 
+def escalation_plan(text: str) -> RoutePlan:
+    """The plan for a message the input guard escalated: the fixed escalate path, no model."""
+    return RoutePlan(
+        tasks=[RouteTask(intent="escalate", text=text, confidence=1.0)],
+        method="safety",
+        confidence=1.0,
+    )
+
+
 def build_supervisor_graph(
-    router: SupervisorRouter, registry: AgentRegistry, auditor: GraphAuditor | None = None
+    router: SupervisorRouter,
+    registry: AgentRegistry,
+    auditor: GraphAuditor | None = None,
+    guards: GraphGuards | None = None,
 ) -> StateGraph[MedGraphState]:
-    """The supervisor graph; compile it with a checkpointer. `auditor` records route decisions."""
+    """The supervisor graph; compile it with a checkpointer.
+
+    `auditor` records route and guard decisions; `guards=None` leaves the guard nodes in place
+    but lets everything through (tests of graph logic, and the benchmark's baseline).
+    """
 
     def supervisor(state: MedGraphState) -> dict[str, object]:
-        plan = router.route(latest_user_text(state.get("messages", [])))
+        text = latest_user_text(state.get("messages", []))
+        outcome = state.get("guard")
+        if outcome is not None and outcome.action == "escalate":
+            plan = escalation_plan(text)
+        else:
+            plan, decisions = route_size_check(guards, router.route(text))
+            for decision in decisions if auditor is not None else []:
+                auditor.guard(decision)
         if auditor is not None:
             auditor.route(plan)
         return {"route": plan, "answers": None}
@@ -103,16 +140,22 @@ def build_supervisor_graph(
         return {"messages": [answer_message(a) for a in answers], "answers": None}
 
     builder: StateGraph[MedGraphState] = StateGraph(MedGraphState)
+    builder.add_node(INPUT_GUARD, input_guard_node(guards, auditor))
+    builder.add_node(REFUSE, refuse)
     builder.add_node(SUPERVISOR, supervisor)
     builder.add_node(CLARIFY, clarify)
     builder.add_node(RESPOND, respond)
+    builder.add_node(OUTPUT_GUARD, output_guard_node(guards, auditor))
     for intent in INTENTS:
         builder.add_node(intent, _agent_node(intent, registry), input_schema=AgentInput)
         builder.add_edge(intent, RESPOND)
-    builder.add_edge(START, SUPERVISOR)
+    builder.add_edge(START, INPUT_GUARD)
+    builder.add_conditional_edges(INPUT_GUARD, after_input_guard, [SUPERVISOR, REFUSE])
     builder.add_conditional_edges(SUPERVISOR, dispatch, [CLARIFY, *INTENTS])
-    builder.add_edge(CLARIFY, END)
-    builder.add_edge(RESPOND, END)
+    builder.add_edge(CLARIFY, OUTPUT_GUARD)
+    builder.add_edge(RESPOND, OUTPUT_GUARD)
+    builder.add_edge(REFUSE, OUTPUT_GUARD)
+    builder.add_edge(OUTPUT_GUARD, END)
     return builder
 
 

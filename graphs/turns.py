@@ -17,7 +17,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from graphs.audit_hooks import GraphAuditor
-from state.schema import INTENTS, RoutePlan
+from graphs.guard_nodes import OUTPUT_GUARD
+from state.schema import INTENTS, PhiVault, RoutePlan
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,12 @@ def stream_turn(
     user_id: str,
     tenant_id: str,
     auditor: GraphAuditor | None = None,
+    restore_phi: bool = False,
 ) -> Iterator[TurnEvent]:
     """Run a turn; `text=None` retries the interrupted turn from its last checkpoint.
 
+    Answers come from the output guard. With `restore_phi`, redacted values are put back in
+    the answers shown, and only when `user_id` is the user whose messages were redacted.
     With an `auditor`, the turn's events are flushed at its end; a failed turn is audited too.
     """
     graph_input = (
@@ -72,7 +76,10 @@ def stream_turn(
     )
     config = thread_config(thread_id, user_id=user_id, tenant_id=tenant_id, run_id=uuid.uuid4().hex)
     try:
-        yield from _events(graph, graph_input, config)
+        for event in _events(graph, graph_input, config):
+            if restore_phi and isinstance(event, AnswerEvent):
+                event = _restored(graph, config, event, user_id)
+            yield event
     except Exception as exc:
         if auditor is not None:
             auditor.turn_error(config, exc)
@@ -97,8 +104,20 @@ def _events(
                 continue
             if node == "supervisor" and update.get("route") is not None:
                 yield RouteEvent(plan=update["route"])
-            for message in update.get("messages", []) if node in ("respond", "clarify") else []:
+            for message in update.get("messages", []) if node == OUTPUT_GUARD else []:
                 yield _answer_event(message)
+
+
+def _restored(
+    graph: CompiledStateGraph, config: RunnableConfig, event: AnswerEvent, user_id: str
+) -> AnswerEvent:
+    """The answer with the thread's placeholders restored, for the vault's owner only."""
+    vault = graph.get_state(config).values.get("phi_vault")
+    if not isinstance(vault, PhiVault) or not vault.entries or vault.owner != user_id:
+        return event
+    return AnswerEvent(
+        agent=event.agent, text=vault.restore(event.text), needs_human=event.needs_human
+    )
 
 
 def _answer_event(message: AnyMessage) -> AnswerEvent:

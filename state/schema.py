@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from langchain_core.messages import AnyMessage
@@ -12,6 +13,8 @@ from typing_extensions import TypedDict
 Intent = Literal["radiology", "documents", "tutor", "policy", "general", "escalate"]
 INTENTS: tuple[Intent, ...] = ("radiology", "documents", "tutor", "policy", "general", "escalate")
 SPECIALIST_INTENTS: tuple[Intent, ...] = ("radiology", "documents", "tutor", "policy")
+
+PLACEHOLDER = re.compile(r"<([A-Z_]+)_(\d+)>")
 
 RouteMethod = Literal["embedding", "llm", "clarify", "safety", "fallback"]
 
@@ -44,6 +47,44 @@ class AgentAnswer(BaseModel):
     citations: list[str] = Field(default_factory=list)
 
 
+class PhiVault(BaseModel):
+    """Placeholder ↔ value mapping of one thread's redacted PHI; never put in a model's context.
+
+    `owner` is the user whose messages filled it: only that user may see values restored.
+    """
+
+    owner: str = ""
+    entries: dict[str, str] = Field(default_factory=dict)
+    counters: dict[str, int] = Field(default_factory=dict)
+
+    @staticmethod
+    def _key(value: str) -> str:
+        return " ".join(value.split()).casefold()
+
+    def placeholder_for(self, kind: str, value: str) -> str:
+        """The thread's placeholder for `value`, creating `<KIND_N>` the first time it is seen."""
+        key = self._key(value)
+        for placeholder, known in self.entries.items():
+            if placeholder.startswith(f"<{kind}_") and self._key(known) == key:
+                return placeholder
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        placeholder = f"<{kind}_{self.counters[kind]}>"
+        self.entries[placeholder] = value
+        return placeholder
+
+    def restore(self, text: str) -> str:
+        """Put the values back in place of this vault's placeholders."""
+        return PLACEHOLDER.sub(lambda m: self.entries.get(m.group(0), m.group(0)), text)
+
+
+class GuardOutcome(BaseModel):
+    """What the input guard decided for the current turn (no message text, no PHI)."""
+
+    action: Literal["pass", "block", "escalate"]
+    stopped_by: str | None = None
+    reason: str | None = None
+
+
 def merge_answers(left: list[AgentAnswer], right: list[AgentAnswer] | None) -> list[AgentAnswer]:
     """Reducer for fan-out: collect answers from parallel agents; `None` clears the list."""
     if right is None:
@@ -59,3 +100,5 @@ class MedGraphState(TypedDict, total=False):
     tenant_id: str
     route: RoutePlan | None
     answers: Annotated[list[AgentAnswer], merge_answers]
+    phi_vault: PhiVault
+    guard: GuardOutcome | None

@@ -1,0 +1,35 @@
+"""Keep guardrails-ai local: telemetry and remote inference off in code, before any Guard exists.
+
+guardrails-ai reads `~/.guardrailsrc` whenever a `Guard` is built or configured, and its default
+(`enable_metrics=True`) exports OpenTelemetry spans to a remote host. `LocalGuard` never reads
+that file: it pins the settings to metrics off and local inference on every (re)configuration.
+"""
+
+from __future__ import annotations
+
+from guardrails import Guard
+from guardrails.classes.rc import RC
+from guardrails.settings import settings
+from guardrails.utils.hub_telemetry_utils import HubTelemetry
+
+
+def disable_guardrails_telemetry() -> None:
+    """Pin guardrails-ai to no metrics and no remote inference, and mute its tracer singleton."""
+    settings.rc = RC(enable_metrics=False, use_remote_inferencing=False)
+    HubTelemetry(enabled=False)._enabled = False
+
+
+class LocalGuard(Guard):
+    """A `Guard` that never reads `~/.guardrailsrc` and never collects metrics."""
+
+    def _load_rc(self) -> None:
+        disable_guardrails_telemetry()
+
+    def configure(
+        self, *, num_reasks: int | None = None, allow_metrics_collection: bool | None = None
+    ) -> None:
+        """Configure as guardrails does, but with metrics collection always off."""
+        super().configure(num_reasks=num_reasks, allow_metrics_collection=False)
+
+
+disable_guardrails_telemetry()
