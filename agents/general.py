@@ -26,11 +26,17 @@ MAX_OPENING_CHARS = 160
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
-def clean_opening(generated: str) -> str | None:
-    """Keep the model's first sentence if it is short, plain prose; otherwise None."""
+def clean_opening(generated: str, user_text: str) -> str | None:
+    """Keep the model's first sentence if it is short, plain prose; otherwise None.
+
+    A verbatim copy of a few-shot reply to a different message is how a weak base model fails
+    at this prompt, so it counts as no answer.
+    """
     first_line = generated.strip().split("\n", 1)[0].strip()
     sentence = _SENTENCE_END.split(first_line, maxsplit=1)[0].strip()
     if not sentence or len(sentence) > MAX_OPENING_CHARS:
+        return None
+    if any(sentence == reply and user_text.strip() != shot for shot, reply in FEW_SHOT):
         return None
     if re.search(r"[<>{}\[\]#*`|\\]|https?://|@", sentence):
         return None
@@ -71,7 +77,7 @@ class GeneralAgent:
             messages += [HumanMessage(user), AIMessage(reply)]
         messages.append(HumanMessage(task.text))
         generated = self._access.complete("composer", messages, max_tokens=40, stop=["\n"])
-        opening = clean_opening(generated) or FALLBACK_OPENING
+        opening = clean_opening(generated, task.text) or FALLBACK_OPENING
         return AgentAnswer(
             order=task.order,
             agent=self.name,

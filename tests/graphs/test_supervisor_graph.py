@@ -169,7 +169,9 @@ def test_thread_history_survives_a_new_graph_on_the_same_checkpoint_file(tmp_pat
         cm2.__exit__(None, None, None)
 
 
-@pytest.mark.parametrize("opening", ["", "<b>hi</b>", "x" * 400, "12345 678 90"])
+@pytest.mark.parametrize(
+    "opening", ["", "<b>hi</b>", "x" * 400, "12345 678 90", "You're welcome, glad it helped."]
+)
 def test_general_agent_replaces_unusable_model_text_with_fixed_opening(tmp_path, opening):
     graph, cm = make_graph(tmp_path, replies=[opening or " "])
     try:
