@@ -31,6 +31,7 @@ from graphs.supervisor import build_supervisor_graph
 from graphs.turns import TurnEvent, history, pending_retry, stream_turn
 from state.audit import open_audit
 from state.checkpointer import open_checkpointer
+from tools.llm.engine import load_local_llm
 from tools.models.embedder import MiniLMEmbedder
 from tools.models.registry import ModelRegistry
 from tools.routing.intent_classifier import IntentClassifier
@@ -85,7 +86,14 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         embedded_url = None
         if settings.any_embedded_role:
-            server = EmbeddedModelServer(settings, console=self._console)
+            engine = load_local_llm(
+                self.models,
+                settings.cache_dir,
+                settings.local_llm_quantize,
+                settings.local_llm_threads,
+                self._console,
+            )
+            server = EmbeddedModelServer(engine, model_name=settings.model_name)
             embedded_url = self._stack.enter_context(server).base_url
         audit = self._stack.enter_context(
             open_audit(settings.resolved_audit_url, fail_open=settings.audit_fail_open)
