@@ -1,5 +1,8 @@
 """The one path by which agents call chat models: per-role clients, error translation, call reports.
 
+Every call goes through `tools.guards.wrapper.guarded`: PHI is redacted from the outgoing
+messages, and the result is checked for leaked identifiers before the caller sees it.
+
 Usage:
     access = ModelAccess(
         endpoints={"composer": Endpoint("composer", url, "MEDGRAPH_MODEL_BASE_URL", "gemma")},
@@ -28,6 +31,8 @@ from langchain_core.messages import AIMessageChunk, BaseMessage, convert_to_open
 from pydantic import BaseModel
 
 from state.errors import ModelEndpointError
+from tools.guards.phi import PhiRedactor
+from tools.guards.wrapper import ModelCallGuard, OutputLeak, guarded
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -136,6 +141,33 @@ def _digest(messages: Sequence[dict[str, str]]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _texts_of(messages: Sequence[BaseMessage]) -> list[str]:
+    """Every text a request carries: string contents and the text parts of multimodal ones."""
+    texts: list[str] = []
+    for message in messages:
+        if isinstance(message.content, str):
+            texts.append(message.content)
+        else:
+            texts += [p["text"] for p in message.content if isinstance(p, dict) and "text" in p]
+    return texts
+
+
+def _with_texts(messages: Sequence[BaseMessage], texts: list[str]) -> list[BaseMessage]:
+    """The messages with their texts replaced, in the order `_texts_of` listed them."""
+    remaining = iter(texts)
+    out: list[BaseMessage] = []
+    for message in messages:
+        if isinstance(message.content, str):
+            content: str | list = next(remaining)
+        else:
+            content = [
+                {**p, "text": next(remaining)} if isinstance(p, dict) and "text" in p else p
+                for p in message.content
+            ]
+        out.append(message.model_copy(update={"content": content}))
+    return out
+
+
 def _openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
     return [
         {"role": m["role"], "content": str(m["content"])}
@@ -144,7 +176,10 @@ def _openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
 
 
 class ModelAccess:
-    """Per-role chat models and structured callers; every call is translated and reported."""
+    """Per-role chat models and structured callers; every call is guarded, translated, reported.
+
+    Without a `guard`, the strict default applies (PHI redaction and leakage checks, prod).
+    """
 
     def __init__(
         self,
@@ -152,11 +187,13 @@ class ModelAccess:
         chat_models: dict[str, BaseChatModel],
         structured: StructuredCaller,
         observer: CallObserver | None = None,
+        guard: ModelCallGuard | None = None,
     ) -> None:
         self._endpoints = endpoints
         self._chat_models = chat_models
         self._structured = structured
         self._observer = observer
+        self._guard = guard or ModelCallGuard(PhiRedactor())
 
     def endpoint(self, role: str) -> Endpoint:
         """The endpoint a role calls."""
@@ -172,28 +209,46 @@ class ModelAccess:
     ) -> str:
         """Generate text for `messages` with the role's chat model (streams to callbacks)."""
         model = self._chat_models[role].bind(max_tokens=max_tokens, stop=stop)
-        with self._reported(role, "text", _openai_messages(messages)) as usage_sink:
-            chunks: list[str] = []
-            for chunk in model.stream(list(messages)):
-                chunks.append(chunk.text)
-                if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:
-                    usage_sink.append(
-                        Usage(
-                            chunk.usage_metadata["input_tokens"],
-                            chunk.usage_metadata["output_tokens"],
+
+        def call(texts: list[str]) -> str:
+            safe = _with_texts(messages, texts)
+            with self._reported(role, "text", _openai_messages(safe)) as usage_sink:
+                chunks: list[str] = []
+                for chunk in model.stream(safe):
+                    chunks.append(chunk.text)
+                    if isinstance(chunk, AIMessageChunk) and chunk.usage_metadata:
+                        usage_sink.append(
+                            Usage(
+                                chunk.usage_metadata["input_tokens"],
+                                chunk.usage_metadata["output_tokens"],
+                            )
                         )
-                    )
-        return "".join(chunks)
+            return "".join(chunks)
+
+        return guarded(self._guard, role, _texts_of(messages), call)
 
     def structured(
         self, role: str, response_model: type[ModelT], messages: Sequence[BaseMessage]
     ) -> ModelT:
-        """Ask the role's model for a `response_model`, validated by pydantic."""
-        payload = _openai_messages(messages)
-        with self._reported(role, "structured", payload) as usage_sink:
-            result, usage = self._structured(role, response_model, payload)
-            usage_sink.append(usage)
-        return result
+        """Ask the role's model for a `response_model`, validated by pydantic.
+
+        An output that carries an identifier is refused as `StructuredOutputFailed`, so the
+        caller takes its deterministic fallback.
+        """
+
+        def call(texts: list[str]) -> ModelT:
+            payload = _openai_messages(_with_texts(messages, texts))
+            with self._reported(role, "structured", payload) as usage_sink:
+                result, usage = self._structured(role, response_model, payload)
+                usage_sink.append(usage)
+            return result
+
+        try:
+            return guarded(self._guard, role, _texts_of(messages), call)
+        except OutputLeak as exc:
+            raise StructuredOutputFailed(
+                f"the {role} model's {response_model.__name__} failed the PII leakage guard"
+            ) from exc
 
     @contextmanager
     def _reported(

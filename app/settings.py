@@ -87,6 +87,28 @@ class Settings(BaseSettings):
 
     debug: bool = False
 
+    # Guardrails (issue 4): profile, switches, thresholds and per-route limits.
+    guard_profile: Literal["dev", "test", "prod"] = "prod"
+    guard_disabled: str = Field(default="", description="comma-separated guards switched off")
+    guard_route_off: str = Field(default="", description="guard:route pairs switched off")
+    guard_restore_phi: bool = Field(
+        default=True, description="restore redacted values in answers shown to the same user"
+    )
+    guard_injection_threshold: float = Field(default=0.7, gt=0, lt=1)
+    guard_route_max_chars: dict[str, int] = Field(
+        default_factory=lambda: {
+            "radiology": 8_000,
+            "documents": 20_000,
+            "tutor": 8_000,
+            "policy": 12_000,
+            "general": 4_000,
+            "escalate": 20_000,
+        }
+    )
+    guard_grounding_lexical: float = Field(default=0.5, ge=0, le=1)
+    guard_grounding_semantic: float = Field(default=0.6, ge=0, le=1)
+    guard_grounding_min_kept: float = Field(default=0.5, ge=0, le=1)
+
     @model_validator(mode="after")
     def _check_thresholds(self) -> Settings:
         if self.route_verify_threshold > self.route_direct_threshold:

@@ -117,7 +117,7 @@ _PATTERNS: tuple[tuple[PhiType, str, int], ...] = (
     (
         "ADDRESS",
         rf"(?i)\b\d{{1,5}}\s+(?:[a-z][a-z'-]+\s+){{1,3}}{_STREET}(?=[\s,.;]|$)"
-        rf"(?:,?\s+(?:apt|apartment|unit|suite|flat)\.?\s*#?\w+)?",
+        rf"(?:,?\s+(?:apt|apartment|unit|suite|flat)\.?\s*#?\d+\w*)?",
         0,
     ),
     ("ZIP", rf"\b{_STATES}\s+(\d{{5}}(?:-\d{{4}})?)\b", 1),

@@ -2,10 +2,11 @@
 
 The input guard embeds the (redacted) message for the injection classifier; the intent router
 then asks for the same vectors and gets them from the memo, so a turn runs MiniLM once. Long
-messages are embedded in windows, which the classifier scores one by one.
+messages are embedded in windows, which the classifier scores one by one. Every embedder call
+goes through `guarded` (the embedder sees user text, so it gets the PHI screen too).
 
 Usage:
-    shared = SharedEmbeddings(MiniLMEmbedder.load())
+    shared = SharedEmbeddings(MiniLMEmbedder.load(), ModelCallGuard(PhiRedactor()))
     classifier = IntentClassifier.from_default(shared)  # the router
     windows = shared.message_windows(text)  # the injection guard: [n_windows, 384]
 """
@@ -19,6 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
+from tools.guards.wrapper import ModelCallGuard, guarded
 from tools.models.embedder import WindowedEmbedding
 
 
@@ -37,8 +39,9 @@ class Embedder(Protocol):
 class SharedEmbeddings:
     """Memoises single-text vectors and window sets (bounded LRU, thread-safe)."""
 
-    def __init__(self, embedder: Embedder, capacity: int = 64) -> None:
+    def __init__(self, embedder: Embedder, guard: ModelCallGuard, capacity: int = 64) -> None:
         self._embedder = embedder
+        self._guard = guard
         self.max_tokens = embedder.max_tokens
         self._capacity = capacity
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -52,23 +55,32 @@ class SharedEmbeddings:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Like `MiniLMEmbedder.embed`; the first text is served from and kept in the memo."""
         if not texts:
-            return self._embedder.embed(texts)
+            return self._run(texts)
         with self._lock:
             head = self._vectors.get(texts[0])
         if head is None:
-            vectors = self._embedder.embed(texts)
+            vectors = self._run(texts)
             if len(texts) <= 8:
                 self._remember(self._vectors, texts[0], vectors[0])
             return vectors
-        rest = self._embedder.embed(texts[1:]) if len(texts) > 1 else head[None, :0]
-        return np.vstack([head[None, :], rest]) if len(texts) > 1 else head[None, :]
+        if len(texts) == 1:
+            return head[None, :]
+        return np.vstack([head[None, :], self._run(texts[1:])])
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        return guarded(self._guard, "embedder", texts, self._embedder.embed)
 
     def embed_windows(self, text: str, *, overlap: int = 32) -> WindowedEmbedding:
         """Like `MiniLMEmbedder.embed_windows`, memoised per (text, overlap)."""
         with self._lock:
             cached = self._windows.get((text, overlap))
         if cached is None:
-            cached = self._embedder.embed_windows(text, overlap=overlap)
+            cached = guarded(
+                self._guard,
+                "embedder",
+                [text],
+                lambda texts: self._embedder.embed_windows(texts[0], overlap=overlap),
+            )
             self._remember(self._windows, (text, overlap), cached)
         return cached
 
