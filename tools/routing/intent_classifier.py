@@ -118,10 +118,21 @@ class IntentClassifier:
         self.head = SoftmaxHead.fit(features, labels, len(INTENTS), head_config or HeadConfig())
 
     @classmethod
-    def from_default(cls, embedder: TextEmbedder, **kwargs: object) -> IntentClassifier:
+    def from_default(
+        cls,
+        embedder: TextEmbedder,
+        *,
+        head_config: HeadConfig | None = None,
+        min_segment_confidence: float = 0.5,
+    ) -> IntentClassifier:
         """Build on the exemplars packaged with MedGraph (`tools/routing/exemplars.yaml`)."""
         text = resources.files("tools.routing").joinpath("exemplars.yaml").read_text("utf-8")
-        return cls(embedder, load_exemplars(text), **kwargs)  # type: ignore[arg-type]
+        return cls(
+            embedder,
+            load_exemplars(text),
+            head_config=head_config,
+            min_segment_confidence=min_segment_confidence,
+        )
 
     def _features(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
         """The head's input: each text's embedding next to its hashed cue-word features."""

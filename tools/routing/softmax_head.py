@@ -7,7 +7,7 @@ seeded): it is the T that minimises the negative log-likelihood of exemplars the
 never saw. The final head is refitted on all exemplars and its logits are divided by T, so a
 score of 0.85 means roughly "85% of unseen messages this confident were routed correctly" —
 the reading the supervisor's 0.85 / 0.65 thresholds need. Training is full-batch L-BFGS in
-float64 from zero weights: deterministic, and ~0.1-0.3 s on 2 CPU cores.
+float64 from zero weights (in the dual, see `_fit_logistic`), one thread: deterministic.
 """
 
 from __future__ import annotations
@@ -35,23 +35,36 @@ class HeadConfig:
 def _fit_logistic(
     x: np.ndarray, y: np.ndarray, n_classes: int, config: HeadConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weights [d, c] and bias [c] minimising mean cross-entropy + l2 * ||W||^2."""
+    """Weights [d, c] and bias [c] minimising mean cross-entropy + l2 * ||W||^2.
+
+    Solved in the dual: with an L2 penalty the optimal W lies in the span of the rows of x
+    (W = x.T @ A), so L-BFGS runs over A [n, c] against the Gram matrix x @ x.T. With a few
+    hundred exemplars and ~2,400 features that is ~8x less work per step than the primal.
+    """
     features = torch.from_numpy(x.astype(np.float64))
+    gram = features @ features.T
     targets = torch.from_numpy(y.astype(np.int64))
-    weight = torch.zeros(x.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
+    dual = torch.zeros(len(y), n_classes, dtype=torch.float64, requires_grad=True)
     bias = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.LBFGS(
-        [weight, bias], max_iter=config.max_iter, line_search_fn="strong_wolfe"
+        [dual, bias], max_iter=config.max_iter, line_search_fn="strong_wolfe"
     )
 
     def closure() -> torch.Tensor:
         optimiser.zero_grad()
-        loss = F.cross_entropy(features @ weight + bias, targets) + config.l2 * weight.pow(2).sum()
+        projected = gram @ dual
+        penalty = config.l2 * (dual * projected).sum()
+        loss = F.cross_entropy(projected + bias, targets) + penalty
         loss.backward()
         return loss
 
-    optimiser.step(closure)
-    return weight.detach().numpy(), bias.detach().numpy()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: a second thread only adds sync stalls on busy cores
+    try:
+        optimiser.step(closure)
+    finally:
+        torch.set_num_threads(previous)
+    return (features.T @ dual).detach().numpy(), bias.detach().numpy()
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
