@@ -1,0 +1,1 @@
+"""Documents (RAG): loaders, chunking, the Milvus chunk store, hybrid retrieval, citations."""
