@@ -20,7 +20,7 @@ from rich.console import Console
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from state.errors import AssetError, InputError, ModelEndpointError
-from tools.llm.gemma3 import Gemma3Decoder
+from tools.llm.gemma3 import Gemma3Decoder, KVCache
 from tools.llm.gguf_weights import MODEL_DIR_NAME, ensure_weights
 from tools.llm.int8 import quantize_linears
 from tools.llm.json_constraint import JsonConstraint, JsonGrammars
@@ -175,42 +175,48 @@ class LocalLLM:
         generator = None
         if options.temperature > 0 and options.seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(options.seed)
-        with torch.inference_mode():
-            cache = self.decoder.new_cache(len(prompt) + budget)
-            ids = torch.tensor(prompt, device=self.device)
-            hidden = self.decoder(ids, cache, 0)[-1:]
-            position = len(prompt)
-            for step in range(budget):
-                logits = self.head.logits(hidden)
-                if constraint is not None:
-                    closing = options.max_tokens - step <= JSON_CLOSING_RESERVE
-                    constraint.mask(logits, closing=closing)
-                token = self._pick(hidden, logits, options.temperature, generator)
-                if constraint is not None:
-                    constraint.accept(token)
-                yield token
-                if token in self.stop_ids or (constraint is not None and constraint.terminated):
-                    return
-                if step + 1 == budget:
-                    break
-                hidden = self.decoder(torch.tensor([token], device=self.device), cache, position)
-                position += 1
+        cache = self.decoder.new_cache(len(prompt) + budget)
+        hidden = self._forward(prompt, cache, 0)
+        for step in range(budget):
+            closing = options.max_tokens - step <= JSON_CLOSING_RESERVE
+            token = self._next(hidden, constraint, closing, options.temperature, generator)
+            yield token
+            if token in self.stop_ids or (constraint is not None and constraint.terminated):
+                return
+            if step + 1 == budget:
+                break
+            hidden = self._forward([token], cache, len(prompt) + step)
         if constraint is not None:
             raise ModelEndpointError(
                 f"the model did not complete the JSON within {budget} tokens; raise max_tokens"
             )
 
-    def _pick(
+    @torch.inference_mode()
+    def _forward(self, ids: list[int], cache: KVCache, start: int) -> torch.Tensor:
+        """The last position's hidden state after running `ids` at positions `start...`."""
+        return self.decoder(torch.tensor(ids, device=self.device), cache, start)[-1:]
+
+    @torch.inference_mode()
+    def _next(
         self,
         hidden: torch.Tensor,
-        logits: torch.Tensor,
+        constraint: JsonConstraint | None,
+        closing: bool,
         temperature: float,
         generator: torch.Generator | None,
     ) -> int:
+        """Score the vocabulary, apply the grammar, pick a token and advance the grammar."""
+        logits = self.head.logits(hidden)
+        if constraint is not None:
+            constraint.mask(logits, closing=closing)
         if temperature <= 0:
-            return self.head.greedy(hidden, logits)
-        probs = torch.softmax(logits.float() / temperature, dim=-1)
-        return int(torch.multinomial(probs, 1, generator=generator))
+            token = self.head.greedy(hidden, logits)
+        else:
+            probs = torch.softmax(logits.float() / temperature, dim=-1)
+            token = int(torch.multinomial(probs, 1, generator=generator))
+        if constraint is not None:
+            constraint.accept(token)
+        return token
 
 
 class GenerationStream:

@@ -2,7 +2,9 @@
 
 It computes the same function as transformers' `Gemma3ForCausalLM` (checked by the tests against
 transformers' own forward), but fuses the q/k/v and gate/up projections and keeps the cache in
-fixed tensors, so one decode step is a short, fixed sequence of kernels.
+fixed tensors, so one decode step is a short, fixed sequence of kernels. Submodules are called
+through `.forward` in the hot path: `nn.Module.__call__`'s hook dispatch costs more than these
+small kernels on CPU.
 
 Usage:
     model = Gemma3Decoder.from_checkpoint(weights_dir)
@@ -82,9 +84,7 @@ class RMSNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.scale is None:
             self.scale = 1.0 + self.weight.float()
-        if x.dtype == torch.float32:
-            return F.rms_norm(x, self.dim, self.scale, self.eps)
-        return F.rms_norm(x.float(), self.dim, self.scale, self.eps).type_as(x)
+        return _rms(x, self.scale, self.eps)
 
 
 class KVCache:
@@ -110,7 +110,10 @@ class RotaryTables:
     def get(
         self, sliding: bool, start: int, end: int, device: torch.device, dtype: torch.dtype
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos and sin for positions `[start, end)`, shaped `[positions, 1, head_dim]`."""
+        """cos and signed sin for positions `[start, end)`, shaped `[positions, 1, head_dim]`.
+
+        The sin table's first half is negated, so rotating is `x*cos + roll(x, half)*sin`.
+        """
         if end > self.length:
             self._build(max(end, 2 * self.length, 1024), device, dtype)
         cos, sin = self.tables[sliding]
@@ -126,17 +129,18 @@ class RotaryTables:
             inv_freq = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
             freqs = positions[:, None] * inv_freq.to(device)[None, :]
             emb = torch.cat((freqs, freqs), dim=-1)
+            sin = freqs.sin()
             self.tables[sliding] = (
                 emb.cos().to(dtype)[:, None, :],
-                emb.sin().to(dtype)[:, None, :],
+                torch.cat((-sin, sin), dim=-1).to(dtype)[:, None, :],
             )
         self.length = length
 
 
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos + rotated * sin
+def _rms(x: torch.Tensor, scale: torch.Tensor, eps: float) -> torch.Tensor:
+    h = x.float()
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * scale
+    return h if x.dtype == torch.float32 else h.type_as(x)
 
 
 class Attention(nn.Module):
@@ -157,33 +161,57 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(self.q_size, config.hidden_size, bias=False)
         self.q_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
         self.k_norm = RMSNorm(config.head_dim, config.rms_norm_eps)
+        self.qk_scale: torch.Tensor | None = None
 
     def forward(
         self, x: torch.Tensor, cache: KVCache, start: int, rope: tuple[torch.Tensor, torch.Tensor]
     ) -> torch.Tensor:
         steps = x.shape[0]
-        q, k, v = self.qkv_proj(x).split((self.q_size, self.kv_size, self.kv_size), dim=-1)
-        q = self.q_norm(q.view(steps, self.heads, self.head_dim))
-        k = self.k_norm(k.view(steps, self.kv_heads, self.head_dim))
+        heads = self.heads + self.kv_heads
+        qkv = self.qkv_proj.forward(x)
+        qk = qkv[:, : self.q_size + self.kv_size].view(steps, heads, self.head_dim)
+        v = qkv[:, self.q_size + self.kv_size :].view(steps, self.kv_heads, self.head_dim)
+        qk = _rms(qk, self._qk_scale(), self.q_norm.eps)
         cos, sin = rope
-        q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
+        qk = qk * cos + qk.roll(self.head_dim // 2, dims=-1) * sin
+        q, k = qk[:, : self.heads], qk[:, self.heads :]
         end = start + steps
         cache.keys[self.layer, start:end] = k
-        cache.values[self.layer, start:end] = v.view(steps, self.kv_heads, self.head_dim)
-        first = max(0, end - steps - self.window + 1) if self.sliding else 0
+        cache.values[self.layer, start:end] = v
+        first = max(0, start - self.window + 1) if self.sliding else 0
+        if steps == 1:
+            out = self._decode_step(
+                q[0], cache.keys[self.layer, first:end], cache.values[self.layer, first:end]
+            )
+            return self.o_proj.forward(out.reshape(1, self.q_size))
         keys = cache.keys[self.layer, first:end].transpose(0, 1)
         values = cache.values[self.layer, first:end].transpose(0, 1)
-        mask = None
-        if steps > 1:
-            q_pos = torch.arange(start, end, device=x.device)[:, None]
-            k_pos = torch.arange(first, end, device=x.device)[None, :]
-            mask = k_pos <= q_pos
-            if self.sliding:
-                mask = mask & (k_pos > q_pos - self.window)
+        q_pos = torch.arange(start, end, device=x.device)[:, None]
+        k_pos = torch.arange(first, end, device=x.device)[None, :]
+        mask = k_pos <= q_pos
+        if self.sliding:
+            mask = mask & (k_pos > q_pos - self.window)
         out = F.scaled_dot_product_attention(
-            q.transpose(0, 1), keys, values, attn_mask=mask, scale=self.scale, enable_gqa=True
+            q.transpose(0, 1), keys, values, attn_mask=mask, scale=1.0, enable_gqa=True
         )
-        return self.o_proj(out.transpose(0, 1).reshape(steps, self.q_size))
+        return self.o_proj.forward(out.transpose(0, 1).reshape(steps, self.q_size))
+
+    def _qk_scale(self) -> torch.Tensor:
+        """Per-head norm scales for q and k stacked, with the attention scale folded into q's."""
+        if self.qk_scale is None:
+            q = (1.0 + self.q_norm.weight.float()) * self.scale
+            k = 1.0 + self.k_norm.weight.float()
+            self.qk_scale = torch.stack([q] * self.heads + [k] * self.kv_heads)
+        return self.qk_scale
+
+    def _decode_step(
+        self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    ) -> torch.Tensor:
+        """One query position: `q` is `[heads, dim]`, keys/values `[positions, kv_heads, dim]`."""
+        group = self.heads // self.kv_heads
+        q = q.view(self.kv_heads, group, self.head_dim)
+        scores = torch.bmm(q, keys.permute(1, 2, 0)).softmax(dim=-1)
+        return torch.bmm(scores.type_as(values), values.transpose(0, 1))
 
 
 class MLP(nn.Module):
@@ -196,8 +224,8 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.gate_up_proj(x).split(self.intermediate, dim=-1)
-        return self.down_proj(F.gelu(gate, approximate="tanh") * up)
+        gate, up = self.gate_up_proj.forward(x).split(self.intermediate, dim=-1)
+        return self.down_proj.forward(F.gelu(gate, approximate="tanh") * up)
 
 
 class DecoderLayer(nn.Module):
@@ -216,10 +244,10 @@ class DecoderLayer(nn.Module):
     def forward(
         self, x: torch.Tensor, cache: KVCache, start: int, rope: tuple[torch.Tensor, torch.Tensor]
     ) -> torch.Tensor:
-        h = self.self_attn(self.input_layernorm(x), cache, start, rope)
-        x = x + self.post_attention_layernorm(h)
-        h = self.mlp(self.pre_feedforward_layernorm(x))
-        return x + self.post_feedforward_layernorm(h)
+        h = self.self_attn.forward(self.input_layernorm.forward(x), cache, start, rope)
+        x = x + self.post_attention_layernorm.forward(h)
+        h = self.mlp.forward(self.pre_feedforward_layernorm.forward(x))
+        return x + self.post_feedforward_layernorm.forward(h)
 
 
 class Gemma3Decoder(nn.Module):
@@ -267,8 +295,8 @@ class Gemma3Decoder(nn.Module):
             for sliding in (True, False)
         }
         for layer in self.layers:
-            x = layer(x, cache, start, ropes[layer.self_attn.sliding])
-        return self.norm(x)
+            x = layer.forward(x, cache, start, ropes[layer.self_attn.sliding])
+        return self.norm.forward(x)
 
 
 def _fuse(state: dict[str, torch.Tensor], config: Gemma3Config) -> dict[str, torch.Tensor]:

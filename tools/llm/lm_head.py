@@ -23,7 +23,7 @@ class LMHead:
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """fp32 scores for every token, shape `[vocab]`, from one hidden state `[1, hidden]`."""
         if self.int8 is not None:
-            return self.int8(hidden.float())[0]
+            return self.int8.forward(hidden.float())[0]
         return (hidden @ self.weight.T)[0].float()
 
     def greedy(self, hidden: torch.Tensor, logits: torch.Tensor) -> int:

@@ -38,7 +38,7 @@ def test_failed_conversion_leaves_no_partial_cache(tmp_path, monkeypatch):
         (out_dir / "config.json").write_text("{}")
         raise RuntimeError("crash mid-conversion")
 
-    monkeypatch.setattr(gguf_weights, "_assemble_gguf", lambda _: tmp_path / "x.gguf")
+    monkeypatch.setattr(gguf_weights, "gguf_file", lambda _: tmp_path / "x.gguf")
     monkeypatch.setattr(gguf_weights, "_convert", crash)
     with pytest.raises(RuntimeError):
         gguf_weights.ensure_weights(tmp_path)
