@@ -27,6 +27,7 @@ GUARD_NAMES: tuple[str, ...] = (
     "grounding",
 )
 ALWAYS_CLOSED: frozenset[str] = frozenset({"phi", "injection"})
+CLINICAL_ROUTES: frozenset[str] = frozenset({"radiology"})
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,15 @@ class GuardPolicy:
     fail_closed: bool
     enabled: bool = True
     routes_off: frozenset[str] = field(default_factory=frozenset)
+    routes_on: frozenset[str] | None = None
 
     def applies(self, route: str) -> bool:
-        """Whether this guard runs for `route` (an agent name, a model role, or `entry`)."""
+        """Whether this guard runs for `route` (an agent name, a model role, or `entry`).
+
+        `routes_on`, when set, limits the guard to those routes (clinical safety: radiology).
+        """
+        if self.routes_on is not None and route not in self.routes_on:
+            return False
         return self.enabled and route not in self.routes_off
 
 
@@ -52,7 +59,7 @@ _BASE: dict[str, GuardPolicy] = {
     "route_size": GuardPolicy("route_size", "medium", fail_closed=True),
     "pii_leakage": GuardPolicy("pii_leakage", "critical", fail_closed=True),
     "clinical_safety": GuardPolicy(
-        "clinical_safety", "high", fail_closed=True, routes_off=frozenset({"tutor", "general"})
+        "clinical_safety", "high", fail_closed=True, routes_on=CLINICAL_ROUTES
     ),
     "grounding": GuardPolicy("grounding", "medium", fail_closed=True),
 }

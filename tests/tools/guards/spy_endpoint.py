@@ -1,4 +1,4 @@
-"""A spy OpenAI-compatible endpoint on loopback: records every request body, replies from a script."""
+"""A spy OpenAI-compatible endpoint on loopback: records each request body, replies as scripted."""
 
 from __future__ import annotations
 

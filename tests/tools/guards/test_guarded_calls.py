@@ -16,9 +16,9 @@ from app.models import build_model_access
 from state.errors import GuardBlocked
 from state.schema import PhiVault
 from tests.scripted import scripted_access
+from tests.tools.guards.spy_endpoint import spy_endpoint
 from tools.guards.phi import PhiRedactor
 from tools.guards.wrapper import ModelCallGuard, guarded
-from tests.tools.guards.spy_endpoint import spy_endpoint
 
 PHI_VALUES = ["Jane Doe", "00998877", "555-201-3344", "jane@example.org", "03/04/1950"]
 CHUNK = "Discharge letter for Jane Doe, MRN 00998877, DOB 03/04/1950: cough resolved."

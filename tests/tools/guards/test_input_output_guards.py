@@ -99,8 +99,13 @@ def test_radiology_output_states_no_diagnosis_and_carries_the_review_notice():
     assert verdict.text.endswith(REVIEW_NOTICE)
 
 
-def test_clinical_safety_is_off_per_route_for_the_tutor():
+def test_clinical_safety_applies_to_clinical_routes_only():
     verdict = OutputGuards(PhiRedactor(), policies=profile("prod")).check(
         "Pneumonia is an infection of the lung.", route="tutor", vault=PhiVault()
     )
     assert verdict.action == "pass" and REVIEW_NOTICE not in verdict.text
+    off = profile("prod", route_off=[("clinical_safety", "radiology")])
+    verdict = OutputGuards(PhiRedactor(), policies=off).check(
+        "The patient has pneumonia.", route="radiology", vault=PhiVault()
+    )
+    assert verdict.action == "pass"
