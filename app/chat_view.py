@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING
 
 from langchain_core.messages import AnyMessage, HumanMessage
 from rich.console import Console
+from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from graphs.turns import AnswerEvent, RouteEvent, TokenEvent, TurnEvent
 from state.errors import MedGraphError
@@ -32,40 +34,41 @@ class ChatView:
         )
 
     def turn(self, events: Iterable[TurnEvent]) -> None:
-        """Show a turn as it happens: the route, tokens as they stream, then each answer."""
-        streamed: dict[str, str] = {}
-        current: str | None = None
-        for event in events:
-            if isinstance(event, RouteEvent):
-                self._route(event)
-            elif isinstance(event, TokenEvent):
-                if current != event.agent:
-                    self._end_line(current)
-                    self.console.print(f"[{AGENT_STYLE}]{event.agent}>[/] ", end="")
-                    current = event.agent
-                streamed[event.agent] = streamed.get(event.agent, "") + event.text
-                self.console.print(escape(event.text), end="", soft_wrap=True)
-            elif isinstance(event, AnswerEvent):
-                self._end_line(current)
-                current = None
-                self._answer(event, streamed.pop(event.agent, ""))
+        """Show a turn as it happens: the route, tokens live, then each validated answer.
 
-    def _end_line(self, current: str | None) -> None:
-        if current is not None:
-            self.console.print()
+        Tokens are raw model output; the answer that guards and agents keep can differ (cleaned,
+        cited, or a fallback), so streamed text lives in a transient region that the final
+        answer replaces.
+        """
+        live: Live | None = None
+        streamed = ""
+        try:
+            for event in events:
+                if isinstance(event, RouteEvent):
+                    self._route(event)
+                elif isinstance(event, TokenEvent):
+                    if live is None:
+                        streamed = ""
+                        live = Live(console=self.console, transient=True, refresh_per_second=12)
+                        live.start()
+                    streamed += event.text
+                    live.update(Text.assemble((f"{event.agent}> ", AGENT_STYLE), streamed))
+                elif isinstance(event, AnswerEvent):
+                    if live is not None:
+                        live.stop()
+                        live = None
+                    self._answer(event)
+        finally:
+            if live is not None:
+                live.stop()
 
     def _route(self, event: RouteEvent) -> None:
         plan = event.plan
         target = ", ".join(t.intent for t in plan.tasks) or "clarifying question"
         self.console.print(f"[dim]→ {target} ({plan.method}, confidence {plan.confidence:.2f})[/]")
 
-    def _answer(self, event: AnswerEvent, streamed: str) -> None:
-        if streamed and event.text.startswith(streamed):
-            rest = event.text[len(streamed) :]
-            if rest.strip():
-                self.console.print(escape(rest.lstrip("\n")))
-        else:
-            self.console.print(f"[{AGENT_STYLE}]{event.agent}>[/] {escape(event.text)}")
+    def _answer(self, event: AnswerEvent) -> None:
+        self.console.print(f"[{AGENT_STYLE}]{event.agent}>[/] {escape(event.text)}")
         if event.needs_human:
             self.console.print("[bold yellow]Flagged for human follow-up.[/]")
 

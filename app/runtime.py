@@ -17,6 +17,7 @@ from types import TracebackType
 from langchain_core.messages import AnyMessage
 from langgraph.graph.state import CompiledStateGraph
 from rich.console import Console
+from transformers.utils import logging as transformers_logging
 
 from agents.escalate import EscalateAgent
 from agents.general import GeneralAgent
@@ -44,6 +45,12 @@ class ThreadSummary:
     thread_id: str
     updated: datetime | None
     checkpoints: int
+
+
+def quiet_model_libraries() -> None:
+    """Keep transformers' load-time progress bars and notices out of the user's terminal."""
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
 
 
 def build_agent_registry(access: ModelAccess) -> AgentRegistry:
@@ -82,6 +89,7 @@ class Runtime:
         self._stack.close()
 
     def _open(self) -> None:
+        quiet_model_libraries()
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         embedded_url = None
