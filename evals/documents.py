@@ -31,7 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from agents.documents import DocumentsAgent
 from state.errors import ConfigError
+from tools.rag.hybrid_search import Embedder, HybridRetriever
+from tools.rag.ingest import Ingestor
+from tools.rag.store import ChunkStore
 
 EVAL_COLLECTION = "demo"
 EVAL_TENANT = "eval"
@@ -234,44 +238,54 @@ def render(
         )
 
 
+def build_eval_store(store: ChunkStore, embedder: Embedder, workdir: Path) -> None:
+    """Copy the demo corpus and the generated handbook PDF to `workdir` and ingest them."""
+    corpus = workdir / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for file in DEMO_CORPUS.iterdir():
+        (corpus / file.name).write_bytes(file.read_bytes())
+    write_handbook_pdf(corpus / HANDBOOK_NAME)
+    report = Ingestor(store, embedder).ingest(
+        [str(corpus)], tenant_id=EVAL_TENANT, collection=EVAL_COLLECTION
+    )
+    if report.failed:
+        raise ConfigError(f"the eval corpus did not ingest: {report.failed}")
+
+
+def run_eval(
+    store: ChunkStore, embedder: Embedder, items: Sequence[QAItem], k: int = 5
+) -> tuple[list[RetrievalScores], AnswerScores]:
+    """Retrieval metrics for dense, BM25 and hybrid, and the extractive agent's answer metrics."""
+    scores = []
+    for mode in ("dense", "bm25", "hybrid"):
+        retriever = HybridRetriever(store, embedder, mode=mode)
+        ranked = {
+            i.id: [c.chunk.chunk_id for c in retriever.search(i.question, EVAL_TENANT, k=k).chunks]
+            for i in items
+        }
+        scores.append(score_retrieval(mode, ranked, items, k))
+    agent = DocumentsAgent(None, HybridRetriever(store, embedder), k=k)
+    outcomes = {}
+    for i in items:
+        result = agent.answer(i.question, EVAL_TENANT)
+        outcomes[i.id] = (result.mode, [c.chunk_id for c in result.citations])
+    return scores, score_answers(outcomes, items)
+
+
 def main() -> int:
-    """Ingest the corpus into a temporary store and print every metric."""
-    from agents.documents import DocumentsAgent
+    """Ingest the corpus into a temporary Milvus Lite file and print every metric."""
     from tools.models.embedder import MiniLMEmbedder
-    from tools.rag.hybrid_search import HybridRetriever
-    from tools.rag.ingest import Ingestor
-    from tools.rag.store import ChunkStore
 
     items = load_qa_set()
-    console = Console()
     embedder = MiniLMEmbedder.load("cpu")
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = Path(tmp) / "corpus"
-        corpus.mkdir()
-        for file in DEMO_CORPUS.iterdir():
-            (corpus / file.name).write_bytes(file.read_bytes())
-        write_handbook_pdf(corpus / HANDBOOK_NAME)
         store = ChunkStore(str(Path(tmp) / "eval.db"))
-        Ingestor(store, embedder).ingest(
-            [str(corpus)], tenant_id=EVAL_TENANT, collection=EVAL_COLLECTION
-        )
-        scores = []
-        for mode in ("dense", "bm25", "hybrid"):
-            retriever = HybridRetriever(store, embedder, mode=mode)
-            ranked = {
-                i.id: [
-                    c.chunk.chunk_id for c in retriever.search(i.question, EVAL_TENANT, k=5).chunks
-                ]
-                for i in items
-            }
-            scores.append(score_retrieval(mode, ranked, items))
-        agent = DocumentsAgent(None, HybridRetriever(store, embedder))
-        outcomes = {}
-        for i in items:
-            result = agent.answer(i.question, EVAL_TENANT)
-            outcomes[i.id] = (result.mode, [c.chunk_id for c in result.citations])
-        render(scores, score_answers(outcomes, items), console)
-        store.close()
+        try:
+            build_eval_store(store, embedder, Path(tmp))
+            retrieval, answers = run_eval(store, embedder, items)
+        finally:
+            store.close()
+    render(retrieval, answers, Console())
     return 0
 
 
