@@ -4,6 +4,11 @@ Every variant routes every eval message in the same run, interleaved message by 
 that load from other processes hits all alike; `ROUNDS` passes after `WARMUP` warm-up calls.
 A call is the full deterministic path the supervisor runs: safety lexicon, segmentation, one
 embedding call, softmax head. Quality comes from the first pass over the full eval set.
+
+Wall time is what a user waits; on a machine shared with other work it is mostly queueing. CPU
+time (`time.process_time`, all threads of this process) is what the call itself costs: for the
+one-thread variant it approximates wall time on an idle machine; for multi-threaded variants
+it also counts worker spin-waits, so it overstates theirs.
 """
 
 from __future__ import annotations
@@ -33,11 +38,16 @@ class LatencyRow:
 
     name: str
     latencies_ms: list[float]
+    cpu_ms: list[float]
     report: RoutingReport
 
     def percentile(self, q: float) -> float:
-        """Latency percentile in milliseconds."""
+        """Wall-clock latency percentile in milliseconds."""
         return float(np.percentile(self.latencies_ms, q))
+
+    def cpu_percentile(self, q: float) -> float:
+        """CPU-time percentile in milliseconds."""
+        return float(np.percentile(self.cpu_ms, q))
 
 
 def measure(variants: dict[str, IntentClassifier]) -> list[LatencyRow]:
@@ -48,18 +58,21 @@ def measure(variants: dict[str, IntentClassifier]) -> list[LatencyRow]:
         for item in short[:WARMUP]:
             classifier.classify(item.text)
     latencies: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     results: dict[str, list[ItemResult]] = {name: [] for name in variants}
     for round_number in range(ROUNDS):
         for item in items:
             for name, classifier in variants.items():
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 prediction = classifier.classify(item.text)
+                cpu_ms = (time.process_time() - cpu_started) * 1000
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 if len(item.text) <= MAX_CHARS:
                     latencies[name].append(elapsed_ms)
+                    cpu[name].append(cpu_ms)
                 if round_number == 0:
                     results[name].append(ItemResult(item, prediction))
-    return [LatencyRow(name, latencies[name], score(results[name])) for name in variants]
+    return [LatencyRow(name, latencies[name], cpu[name], score(results[name])) for name in variants]
 
 
 def _agreement(a: RoutingReport, b: RoutingReport) -> float:
@@ -96,16 +109,16 @@ def main() -> None:
             f"{describe()}; torch {torch.__version__}; load average at end {os.getloadavg()[0]:.1f}"
         ),
     )
-    columns = ("variant", "p50 ms", "p95 ms", "speed-up p50 / p95", "macro-F1", "esc. recall")
-    for column in (*columns, "false esc.", "same decisions"):
+    columns = ("variant", "wall p50 / p95 ms", "speed-up p50 / p95", "CPU p50 / p95 ms")
+    for column in (*columns, "macro-F1", "esc. recall", "false esc.", "same decisions"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for row in rows:
         table.add_row(
             row.name,
-            f"{row.percentile(50):.2f}",
-            f"{row.percentile(95):.2f}",
+            f"{row.percentile(50):.2f} / {row.percentile(95):.2f}",
             f"{base.percentile(50) / row.percentile(50):.2f}x / "
             f"{base.percentile(95) / row.percentile(95):.2f}x",
+            f"{row.cpu_percentile(50):.2f} / {row.cpu_percentile(95):.2f}",
             f"{row.report.macro_f1:.3f}",
             f"{row.report.escalate_recall:.3f}",
             f"{row.report.false_escalation_rate:.3f}",

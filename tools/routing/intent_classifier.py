@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Protocol, cast
+from typing import Protocol
 
 import numpy as np
 import yaml
@@ -177,8 +177,10 @@ class IntentClassifier:
             for seg, p in zip(segments, segment_probs, strict=True)
         ]
         escalations = [p.confidence for p in parts if p.intent == ESCALATE]
-        if INTENTS[best] == ESCALATE or escalations:
-            confidence = max([float(whole_probs[best]) * (INTENTS[best] == ESCALATE), *escalations])
+        if INTENTS[best] == ESCALATE:
+            escalations.append(float(whole_probs[best]))
+        if escalations:
+            confidence = max(escalations)
             return IntentPrediction(
                 embedding=whole,
                 scores=scores,
@@ -195,7 +197,7 @@ class IntentClassifier:
                 confidence=min(t.confidence for t in tasks),
                 segments=tasks,
             )
-        intent = cast(Intent, INTENTS[best])
+        intent = INTENTS[best]
         confidence = float(whole_probs[best])
         return IntentPrediction(
             embedding=whole,
@@ -215,9 +217,11 @@ class IntentClassifier:
                 part.intent == tasks[-1].intent or part.confidence < self.min_segment_confidence
             ):
                 last = tasks[-1]
-                confidence = max(last.confidence, part.confidence)
-                if part.intent != last.intent:
-                    confidence = last.confidence
+                confidence = (
+                    max(last.confidence, part.confidence)
+                    if part.intent == last.intent
+                    else last.confidence
+                )
                 tasks[-1] = SegmentPrediction(f"{last.text} {part.text}", last.intent, confidence)
             else:
                 tasks.append(part)

@@ -161,10 +161,11 @@ class SafetyLexicon:
     ) -> None:
         self._crisis = [
             (category, re.compile(pattern))
-            for category, patterns in (crisis or CRISIS_PATTERNS).items()
+            for category, patterns in (CRISIS_PATTERNS if crisis is None else crisis).items()
             for pattern in patterns
         ]
-        self._topics = [(c, re.compile(p)) for c, p in (topics or TOPIC_PATTERNS).items()]
+        topic_patterns = TOPIC_PATTERNS if topics is None else topics
+        self._topics = [(c, re.compile(p)) for c, p in topic_patterns.items()]
         self._frame = re.compile(study_frame)
 
     def check(self, text: str) -> SafetyHit | None:
