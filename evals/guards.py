@@ -306,25 +306,43 @@ def _rates(predicted: list[bool], actual: list[bool]) -> dict[str, float]:
     }
 
 
-def score(threshold: float = 0.5) -> dict[str, dict[str, float]]:
-    """Train on the train split, then score patterns, classifier and both on the test split."""
-    from tools.guards.injection_classifier import InjectionClassifier, load_examples
+def score(threshold: float = 0.7) -> dict[str, dict[str, float]]:
+    """Fit on the train split, then score each layer and the deployed guard on the test split."""
+    from app.settings import Settings
+    from state.schema import PhiVault
+    from tools.guards.assembly import GuardConfig, build_guard_set
+    from tools.guards.injection_classifier import load_examples
     from tools.guards.injection_patterns import InjectionPatterns
     from tools.models.embedder import MiniLMEmbedder
 
     examples = load_examples(DATA)
     embedder = MiniLMEmbedder.load("cpu")
-    classifier = InjectionClassifier.train(embedder, examples, threshold)
+    config = GuardConfig(
+        profile="test",
+        cache_dir=Settings().cache_dir,
+        max_chars=20_000,
+        injection_threshold=threshold,
+        dataset=DATA,
+    )
+    guards = build_guard_set(embedder, config, embedder_id=f"minilm-{embedder.variant}")
+    classifier = guards.input._classifier
     patterns = InjectionPatterns()
     test = [e for e in examples if e.split == "test"]
-    probs = classifier.probabilities(embedder.embed([e.text for e in test]))
-    by_pattern = [patterns.check(e.text) is not None for e in test]
-    by_model = [bool(p >= threshold) for p in probs]
     actual = [e.attack for e in test]
+    by_pattern = [patterns.check(e.text) is not None for e in test]
+    by_model = [
+        classifier.score(guards.embeddings.message_windows(e.text)) >= threshold for e in test
+    ]
+    deployed = []
+    for e in test:
+        verdict = guards.input.check(e.text, PhiVault())
+        deployed.append(
+            any(d.guard == "injection" and d.action == "block" for d in verdict.decisions)
+        )
     return {
         "patterns": _rates(by_pattern, actual),
         "classifier": _rates(by_model, actual),
-        "layered": _rates([a or b for a, b in zip(by_pattern, by_model, strict=True)], actual),
+        "layered (deployed input guard)": _rates(deployed, actual),
     }
 
 
@@ -333,6 +351,9 @@ def main(argv: list[str]) -> None:
     if argv == ["build"]:
         write()
     elif argv == ["score"]:
+        test = [r for r in build() if r["split"] == "test"]
+        attacks = sum(r["label"] == "attack" for r in test)
+        print(f"held-out split: {attacks} attacks, {len(test) - attacks} benign")
         for layer, rates in score().items():
             print(layer, {k: round(v, 4) for k, v in rates.items()})
     else:

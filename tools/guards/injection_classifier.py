@@ -23,7 +23,7 @@ import numpy as np
 
 from state.errors import AssetError
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "3"
 
 
 class BatchEmbedder(Protocol):
@@ -85,6 +85,10 @@ def fit_logistic(
     return w, b
 
 
+def _embed_in_batches(embedder: BatchEmbedder, texts: Sequence[str], size: int = 32) -> np.ndarray:
+    return np.vstack([embedder.embed(texts[i : i + size]) for i in range(0, len(texts), size)])
+
+
 class InjectionClassifier:
     """P(attack) for embedding rows; a message's score is its highest window's."""
 
@@ -108,9 +112,8 @@ class InjectionClassifier:
     ) -> InjectionClassifier:
         """Fit on the `train` examples."""
         train = [e for e in examples if e.split == "train"]
-        x = embedder.embed([e.text for e in train]).astype(np.float64)
-        y = np.array([1.0 if e.attack else 0.0 for e in train])
-        w, b = fit_logistic(x, y)
+        x = _embed_in_batches(embedder, [e.text for e in train]).astype(np.float64)
+        w, b = fit_logistic(x, np.array([1.0 if e.attack else 0.0 for e in train]))
         return cls(w, b, threshold)
 
     @classmethod

@@ -136,6 +136,29 @@ FAMILY_PATTERNS: dict[str, tuple[str, ...]] = {
 }
 
 
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|(?=<!--)|(?=###)|(?=<\|)")
+_CUE = re.compile(
+    r"(?i)\b(?:ai|assistant|model|llm|chatbot|bot|agent|instructions?|ignore|disregard|system|"
+    r"prompt|rules|you\s+(?:must|should|will|are)|respond|reply|output|say|tell\s+the\s+user|"
+    r"pretend|act\s+as|reveal|override|bypass|forget|approve|send|email|delete|exfiltrate)\b"
+)
+
+
+def cue_sentences(text: str, limit: int = 16) -> list[str]:
+    """Sentences of a long text that address a model or give orders, most cues first.
+
+    A sentence-level view for the classifier: a short attack inside one 256-token window is
+    diluted by mean pooling, but scores on its own sentence.
+    """
+    scored = [
+        (len(_CUE.findall(sentence)), i, sentence.strip())
+        for i, sentence in enumerate(_SENTENCE.split(text))
+        if sentence.strip()
+    ]
+    top = sorted((item for item in scored if item[0]), key=lambda item: (-item[0], item[1]))
+    return [sentence for _, _, sentence in top[:limit]]
+
+
 @dataclass(frozen=True)
 class PatternHit:
     """The family that fired and the view of the text it fired on."""

@@ -2,8 +2,10 @@
 
 Two guardrails-ai `Guard`s run in order. The first checks size and redacts PHI (fail closed);
 only its redacted text goes on. The second screens that text for self-harm (escalate) and for
-prompt injection: fast patterns, then the learned classifier on the message's MiniLM windows
-(shared with the router, so the message is embedded once).
+prompt injection: fast patterns over the whole text, then the learned classifier on the
+message's MiniLM windows (shared with the router, so the message is embedded once) and, for
+messages longer than one window, on the few sentences that address a model or give orders (an
+attack diluted in a 256-token window still scores on its own sentence).
 
 Usage:
     guards = InputGuards(redactor, SafetyLexicon(), InjectionPatterns(), classifier, shared,
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tools.guards.injection_classifier import InjectionClassifier
-from tools.guards.injection_patterns import InjectionPatterns
+from tools.guards.injection_patterns import InjectionPatterns, cue_sentences
 from tools.guards.metrics import GuardDecision, GuardMetrics
 from tools.guards.phi import PhiRedactor, PhiVault
 from tools.guards.policy import GuardPolicy
@@ -109,7 +111,17 @@ class InputGuards:
             return CheckOutcome("pass", detail={"layer": "pattern"})
         windows = self._embeddings.message_windows(text)
         probability = self._classifier.score(windows)
-        detail = {"layer": "classifier", "score": round(probability, 4), "windows": len(windows)}
+        sentences = cue_sentences(text) if len(windows) > 1 else []
+        if sentences and probability < self._classifier.threshold:
+            probability = max(
+                probability, self._classifier.score(self._embeddings.embed(sentences))
+            )
+        detail = {
+            "layer": "classifier",
+            "score": round(probability, 4),
+            "windows": len(windows),
+            "sentences": len(sentences),
+        }
         if probability >= self._classifier.threshold:
             return CheckOutcome("block", reason="classifier", detail=detail)
         return CheckOutcome("pass", detail=detail)
