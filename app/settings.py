@@ -105,7 +105,7 @@ class Settings(BaseSettings):
             "escalate": 20_000,
         }
     )
-    guard_grounding_lexical: float = Field(default=0.5, ge=0, le=1)
+    guard_grounding_lexical: float = Field(default=0.6, ge=0, le=1)
     guard_grounding_semantic: float = Field(default=0.6, ge=0, le=1)
     guard_grounding_min_kept: float = Field(default=0.5, ge=0, le=1)
 

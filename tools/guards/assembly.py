@@ -6,6 +6,7 @@ Usage (in the composition root):
     IntentClassifier.from_default(guards.embeddings)           # the router shares the memo
     ModelAccess(..., guard=guards.call_guard)                   # every chat-model call
     GraphGuards(guards.input, guards.output, route_limits)      # the graph's guard nodes
+    guards.chunks.screen(chunks, text_of=...)                   # documents agent, tool outputs
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.guards.chunk_screen import ChunkScreener
 from tools.guards.injection_classifier import InjectionClassifier
 from tools.guards.injection_patterns import InjectionPatterns
 from tools.guards.input_guards import InputGuards
@@ -49,6 +51,7 @@ class GuardSet:
     embeddings: SharedEmbeddings
     input: InputGuards
     output: OutputGuards
+    chunks: ChunkScreener
     redactor: PhiRedactor = field(repr=False)
 
 
@@ -88,6 +91,16 @@ def build_guard_set(
         metrics=metrics,
     )
     output_guards = OutputGuards(redactor, policies=graph_policies, metrics=metrics)
+    chunks = ChunkScreener(
+        InjectionPatterns(), classifier, embeddings, policy=policies["injection"], metrics=metrics
+    )
     return GuardSet(
-        graph_policies, metrics, call_guard, embeddings, input_guards, output_guards, redactor
+        graph_policies,
+        metrics,
+        call_guard,
+        embeddings,
+        input_guards,
+        output_guards,
+        chunks,
+        redactor,
     )
