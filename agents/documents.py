@@ -135,7 +135,7 @@ class DocumentsAgent:
                 self._abstain_text(question, items), "abstained", [], items, confidence
             )
         if self._access is not None:
-            generated = self._generated(question, items)
+            generated = self._generated(self._access, question, items)
             if generated is not None:
                 text, citations = generated
                 return DocumentAnswer(text, "generated", citations, items, confidence)
@@ -143,7 +143,7 @@ class DocumentsAgent:
         return DocumentAnswer(text, "extractive", citations, items, confidence)
 
     def _generated(
-        self, question: str, items: list[RetrievedChunk]
+        self, access: ModelAccess, question: str, items: list[RetrievedChunk]
     ) -> tuple[str, list[Citation]] | None:
         """The composer's answer with unsupported sentences removed; None if it fails."""
         sources = "\n".join(
@@ -154,8 +154,7 @@ class DocumentsAgent:
             SystemMessage(PROMPT),
             HumanMessage(f"{EXAMPLE}Sources:\n{sources}\n\nQuestion: {question}\nAnswer:"),
         ]
-        assert self._access is not None
-        raw = self._access.complete(
+        raw = access.complete(
             "composer", messages, max_tokens=self.max_tokens, stop=["\n\n", "Question:"]
         )
         claims = split_sentences(raw.strip())

@@ -116,20 +116,14 @@ class SupportScorer:
         self, query: str, query_vector: np.ndarray, items: list[RetrievedChunk]
     ) -> list[ScoredSentence]:
         """Every sentence of the retrieved chunks, best first."""
-        found = [
-            (s, item, rank)
-            for rank, item in enumerate(items)
-            for s in split_sentences(item.chunk.body)
-        ]
-        if not found:
-            return []
-        vectors = self._embed([s for s, _, _ in found])
-        similarity = vectors @ query_vector
         scored = []
-        for (text, item, rank), sim in zip(found, similarity, strict=True):
-            overlap = coverage(query, text)
-            score = 0.6 * float(sim) + 0.4 * overlap - 0.02 * rank
-            scored.append(ScoredSentence(text, item, rank, float(sim), overlap, score))
+        for rank, item in enumerate(items):
+            sentences, vectors = self.chunk_sentences(item.chunk)
+            for text, vector in zip(sentences, vectors, strict=True):
+                similarity = float(vector @ query_vector)
+                overlap = coverage(query, text)
+                score = 0.6 * similarity + 0.4 * overlap - 0.02 * rank
+                scored.append(ScoredSentence(text, item, rank, similarity, overlap, score))
         return sorted(scored, key=lambda s: -s.score)
 
     def supports(self, claim: str, chunk: Chunk) -> bool:
