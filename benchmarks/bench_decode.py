@@ -200,11 +200,8 @@ def main() -> None:
     runners["best"] = _engine_runner(int8, 8)
     rows["llama"] = Row("llama.cpp (llama-cpp-python, same GGUF)")
 
-    tokenizer = int8.tokenizer
-    bos = int8.bos
-
     def encode(text: str) -> list[int]:
-        return [bos, *tokenizer(text, add_special_tokens=False)["input_ids"]]
+        return [int8.bos, *int8.encode_text(text)]
 
     speed_ids = encode(SPEED_PROMPT)
     check_ids = [encode(p) for p in CHECK_PROMPTS]

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import torch
 from rich.console import Console
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from tokenizers import Tokenizer
+from transformers import PreTrainedTokenizerFast
 
 from state.errors import AssetError, InputError, ModelEndpointError
 from tools.llm.gemma3 import Gemma3Decoder, KVCache
@@ -71,7 +72,7 @@ class LocalLLM:
         self,
         decoder: Gemma3Decoder,
         head: LMHead,
-        tokenizer: PreTrainedTokenizerBase,
+        tokenizer: Tokenizer,
         device: torch.device,
     ) -> None:
         self.decoder = decoder
@@ -79,8 +80,8 @@ class LocalLLM:
         self.tokenizer = tokenizer
         self.device = device
         self.model_name = MODEL_DIR_NAME
-        special = tokenizer.convert_tokens_to_ids(["<start_of_turn>", "<end_of_turn>"])
-        self.start_turn, self.end_turn = int(special[0]), int(special[1])
+        self.start_turn = self._special_id("<start_of_turn>")
+        self.end_turn = self._special_id("<end_of_turn>")
         self.bos = decoder.config.bos_token_id
         self.stop_ids = frozenset({decoder.config.eos_token_id, self.end_turn, self.start_turn})
         self._grammars: JsonGrammars | None = None
@@ -99,9 +100,10 @@ class LocalLLM:
             quantize_linears(decoder.layers)
         head = LMHead(decoder.embed_tokens.weight, int8=int8, rerank=rerank)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(weights_dir, local_files_only=True)
-        except (OSError, ValueError) as exc:
+            tokenizer = Tokenizer.from_file(str(weights_dir / "tokenizer.json"))
+        except Exception as exc:  # the Rust tokenizer raises plain Exception on bad files
             raise AssetError(f"unreadable tokenizer in {weights_dir}: {exc}") from exc
+        tokenizer.encode_special_tokens = True
         return cls(decoder, head, tokenizer, device)
 
     def encode_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
@@ -125,10 +127,22 @@ class LocalLLM:
             ids += self._plain("\n")
         return [*ids, self.start_turn, *self._plain("model\n")]
 
+    def _special_id(self, token: str) -> int:
+        token_id = self.tokenizer.token_to_id(token)
+        if token_id is None:
+            raise AssetError(f"the tokenizer lacks Gemma's {token} token")
+        return token_id
+
     def _plain(self, text: str) -> list[int]:
-        return list(
-            self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-        )
+        return self.encode_text(text)
+
+    def encode_text(self, text: str) -> list[int]:
+        """Token ids of plain text: no BOS, and special-token spellings split like any text."""
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        """Text of generated token ids, special tokens dropped."""
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def generate(self, messages: Sequence[ChatMessage], options: DecodeOptions) -> Generation:
         """Complete the chat and return the whole answer."""
@@ -157,7 +171,9 @@ class LocalLLM:
             return None
         if self._grammars is None:
             self._grammars = JsonGrammars(
-                self.tokenizer, self.decoder.config.vocab_size, sorted(self.stop_ids)
+                PreTrainedTokenizerFast(tokenizer_object=self.tokenizer),
+                self.decoder.config.vocab_size,
+                sorted(self.stop_ids),
             )
         if options.json_schema is not None:
             return self._grammars.for_schema(options.json_schema)
@@ -266,7 +282,7 @@ class GenerationStream:
                     finish = "stop"
                     break
                 produced.append(token)
-                text = llm.tokenizer.decode(produced, skip_special_tokens=True)
+                text = llm.decode(produced)
                 cut = _first_stop(text, stops, max(0, emitted - max(map(len, stops), default=0)))
                 if cut is not None:
                     text, finish = text[:cut], "stop"

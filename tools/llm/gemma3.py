@@ -210,7 +210,7 @@ class Attention(nn.Module):
         """One query position: `q` is `[heads, dim]`, keys/values `[positions, kv_heads, dim]`."""
         group = self.heads // self.kv_heads
         q = q.view(self.kv_heads, group, self.head_dim)
-        scores = torch.bmm(q, keys.permute(1, 2, 0)).softmax(dim=-1)
+        scores = torch.bmm(q, keys.permute(1, 2, 0)).softmax(dim=-1, dtype=torch.float32)
         return torch.bmm(scores.type_as(values), values.transpose(0, 1))
 
 

@@ -95,9 +95,9 @@ class JsonConstraint:
         self.matcher.fill_next_token_bitmask(self.bitmask)
         if logits.dtype != torch.float32:
             raise ValueError("grammar masks need fp32 logits")
-        xgr.apply_token_bitmask_inplace(logits.view(1, -1), self.bitmask)
+        xgr.apply_token_bitmask_inplace(logits.view(1, -1), self.bitmask.to(logits.device))
         if closing:
-            logits[self.closing_ids] += 1e4
+            logits[self.closing_ids.to(logits.device)] += 1e4
 
     def accept(self, token: int) -> None:
         """Advance the grammar by `token`; a token the mask allowed is always accepted."""

@@ -1,8 +1,8 @@
 """The tied LM head: next-token scores over the 262,144-token vocabulary, and the greedy pick.
 
 On CPU the head is int8 (the biggest single cost of a decode step). Greedy picks stay those of the
-fp32 head: the int8 scores only shortlist the `rerank` best tokens, which are then rescored
-exactly in fp32 (a 640 x `rerank` product) before taking the argmax.
+fp32 head: the int8 scores only shortlist the `rerank` best tokens (those within a margin of the
+best), which are then rescored exactly in fp32 (a 640 x `rerank` product) before the argmax.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 
 from tools.llm.int8 import Int8Linear
+
+RERANK_MARGIN = 2.0
 
 
 class LMHead:
@@ -29,12 +31,13 @@ class LMHead:
     def greedy(self, hidden: torch.Tensor, logits: torch.Tensor) -> int:
         """The argmax token; with an int8 head, the fp32 argmax among the int8 shortlist.
 
-        `logits` may carry `-inf` for tokens a grammar forbids; those are never picked.
+        Only shortlisted tokens within `RERANK_MARGIN` of the int8 best are rescored, so a grammar's
+        `-inf` masks and closing-mode boosts in `logits` keep their effect.
         """
         if self.int8 is None or self.rerank <= 1:
             return int(logits.argmax())
         values, candidates = logits.topk(self.rerank)
-        candidates = candidates[values.isfinite()]
+        candidates = candidates[values >= values[0] - RERANK_MARGIN]
         if candidates.numel() <= 1:
             return int(logits.argmax())
         exact = self.weight[candidates].float() @ hidden[0].float()
