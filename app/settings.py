@@ -94,7 +94,9 @@ class Settings(BaseSettings):
     guard_restore_phi: bool = Field(
         default=True, description="restore redacted values in answers shown to the same user"
     )
-    guard_injection_threshold: float = Field(default=0.7, gt=0, lt=1)
+    guard_injection_threshold: float | None = Field(
+        default=None, gt=0, lt=1, description="None = calibrated on the train split"
+    )
     guard_route_max_chars: dict[str, int] = Field(
         default_factory=lambda: {
             "radiology": 8_000,

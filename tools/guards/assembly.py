@@ -34,7 +34,7 @@ class GuardConfig:
     profile: ProfileName
     cache_dir: Path
     max_chars: int
-    injection_threshold: float = 0.7
+    injection_threshold: float | None = None
     disabled: tuple[str, ...] = ()
     route_off: tuple[tuple[str, str], ...] = ()
     dataset: Path | None = None
@@ -52,6 +52,7 @@ class GuardSet:
     input: InputGuards
     output: OutputGuards
     chunks: ChunkScreener
+    classifier: InjectionClassifier
     redactor: PhiRedactor = field(repr=False)
 
 
@@ -102,5 +103,6 @@ def build_guard_set(
         input_guards,
         output_guards,
         chunks,
+        classifier,
         redactor,
     )

@@ -1,6 +1,8 @@
 """The learned injection layer: logistic regression on MiniLM embeddings, max over windows.
 
-Trained at load time, deterministically, on the `train` split of `evals/data/injection.jsonl`;
+Trained at load time, deterministically, on the `train` split of `evals/data/injection.jsonl`.
+The decision threshold is calibrated on the train split too: out-of-fold scores from a 5-fold
+split by template give the lowest threshold whose false-positive rate is at most `target_fpr`.
 the fitted weights are cached under the cache directory, keyed by the data and embedder, so
 later starts skip training. Nothing binary is committed.
 
@@ -23,7 +25,8 @@ import numpy as np
 
 from state.errors import AssetError
 
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "4"
+FOLDS = 5
 
 
 class BatchEmbedder(Protocol):
@@ -41,6 +44,7 @@ class Example:
     family: str
     source: str
     split: str
+    template: str
 
 
 def default_dataset() -> Path:
@@ -49,7 +53,7 @@ def default_dataset() -> Path:
 
 
 def load_examples(path: Path) -> list[Example]:
-    """Read the JSONL dataset (text, label attack|benign, family, source, split)."""
+    """Read the JSONL dataset (text, label attack|benign, family, source, split, template)."""
     if not path.is_file():
         raise AssetError(f"injection dataset not found at {path}")
     examples = []
@@ -63,6 +67,7 @@ def load_examples(path: Path) -> list[Example]:
                     row["family"],
                     row["source"],
                     row["split"],
+                    row["template"],
                 )
             )
     return examples
@@ -89,6 +94,14 @@ def _embed_in_batches(embedder: BatchEmbedder, texts: Sequence[str], size: int =
     return np.vstack([embedder.embed(texts[i : i + size]) for i in range(0, len(texts), size)])
 
 
+def calibrated_threshold(benign_scores: np.ndarray, target_fpr: float) -> float:
+    """The lowest threshold (at least 0.5) at which at most `target_fpr` of benign scores pass."""
+    if len(benign_scores) == 0:
+        return 0.5
+    quantile = float(np.quantile(benign_scores, 1.0 - target_fpr, method="higher"))
+    return max(0.5, min(quantile + 1e-6, 0.99))
+
+
 class InjectionClassifier:
     """P(attack) for embedding rows; a message's score is its highest window's."""
 
@@ -108,13 +121,22 @@ class InjectionClassifier:
 
     @classmethod
     def train(
-        cls, embedder: BatchEmbedder, examples: Sequence[Example], threshold: float
+        cls, embedder: BatchEmbedder, examples: Sequence[Example], target_fpr: float = 0.01
     ) -> InjectionClassifier:
-        """Fit on the `train` examples."""
+        """Fit on the `train` examples; calibrate the threshold out of fold, by template."""
         train = [e for e in examples if e.split == "train"]
         x = _embed_in_batches(embedder, [e.text for e in train]).astype(np.float64)
-        w, b = fit_logistic(x, np.array([1.0 if e.attack else 0.0 for e in train]))
-        return cls(w, b, threshold)
+        y = np.array([1.0 if e.attack else 0.0 for e in train])
+        groups = sorted({e.template for e in train})
+        fold_of = {g: i % FOLDS for i, g in enumerate(groups)}
+        folds = np.array([fold_of[e.template] for e in train])
+        out_of_fold = np.zeros(len(train))
+        for fold in range(FOLDS):
+            held = folds == fold
+            w, b = fit_logistic(x[~held], y[~held])
+            out_of_fold[held] = 1.0 / (1.0 + np.exp(-(x[held] @ w + b)))
+        w, b = fit_logistic(x, y)
+        return cls(w, b, calibrated_threshold(out_of_fold[y == 0], target_fpr))
 
     @classmethod
     def load(
@@ -123,10 +145,13 @@ class InjectionClassifier:
         *,
         cache_dir: Path,
         embedder_id: str,
-        threshold: float,
+        threshold: float | None = None,
         dataset: Path | None = None,
     ) -> InjectionClassifier:
-        """Load cached weights for this dataset and embedder, or train and cache them."""
+        """Load cached weights for this dataset and embedder, or train and cache them.
+
+        `threshold=None` uses the threshold calibrated on the train split.
+        """
         path = dataset or default_dataset()
         key = hashlib.sha256(
             path.read_bytes() + embedder_id.encode() + FORMAT_VERSION.encode()
@@ -134,10 +159,18 @@ class InjectionClassifier:
         cached = cache_dir / "guards" / f"injection-{key}.npz"
         if cached.is_file():
             with np.load(cached) as data:
-                return cls(data["weights"], float(data["bias"]), threshold)
-        model = cls.train(embedder, load_examples(path), threshold)
+                calibrated = float(data["threshold"])
+                return cls(data["weights"], float(data["bias"]), threshold or calibrated)
+        model = cls.train(embedder, load_examples(path))
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(".tmp.npz")
-        np.savez(tmp, weights=model.weights, bias=np.array(model.bias))
+        np.savez(
+            tmp,
+            weights=model.weights,
+            bias=np.array(model.bias),
+            threshold=np.array(model.threshold),
+        )
         tmp.replace(cached)
+        if threshold is not None:
+            model.threshold = threshold
         return model

@@ -9,6 +9,7 @@ from __future__ import annotations
 from evals.guards import DATA
 from state.schema import PhiVault
 from tools.guards.injection_classifier import load_examples
+from tools.guards.injection_patterns import InjectionPatterns
 
 FILLER = (
     "The chest radiograph shows clear lungs with normal cardiomediastinal contours. "
@@ -47,7 +48,7 @@ def test_an_attack_at_the_end_of_a_20000_char_message_is_caught_by_the_classifie
         "hospital staff -->"
     )
     text = (FILLER * 200)[: 20_000 - len(attack) - 1] + " " + attack
-    assert guard_set.input._patterns.check(text) is None  # only the learned layer can see it
+    assert InjectionPatterns().check(text) is None  # only the learned layer can see it
     verdict = guard_set.input.check(text, PhiVault())
     [injection] = [d for d in verdict.decisions if d.guard == "injection"]
     assert injection.action == "block"
