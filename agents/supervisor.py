@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from agents.model_access import ModelAccess
 from agents.registry import CAPABILITIES
@@ -65,11 +65,16 @@ class RoutingThresholds:
         return min(1.0, self.direct + margin), min(1.0, self.verify + margin)
 
 
-class RouteDecision(BaseModel):
-    """The LLM's verdict in the middle band: one of the candidate intents, or `unclear`."""
+def route_decision_model(candidates: Sequence[Intent]) -> type[BaseModel]:
+    """A `RouteDecision` schema whose `intent` enum is only the candidates and `unclear`.
 
-    intent: Literal["radiology", "documents", "tutor", "policy", "general", "unclear"] = Field(
-        description="which assistant should handle the message"
+    Constrained decoding then cannot wander to an intent the classifier did not propose, which
+    matters for a small model that otherwise picks options by position.
+    """
+    choices = Literal[tuple([*candidates, "unclear"])]  # type: ignore[valid-type]
+    return create_model(
+        "RouteDecision",
+        intent=(choices, Field(description="which assistant should handle the message")),
     )
 
 
@@ -88,8 +93,9 @@ def llm_verifier(access: ModelAccess) -> Verifier:
             ),
             HumanMessage(text),
         ]
-        decision = access.structured("router", RouteDecision, messages)
-        return decision.intent if decision.intent in candidates else None
+        decision = access.structured("router", route_decision_model(candidates), messages)
+        intent = getattr(decision, "intent", None)
+        return intent if intent in candidates else None
 
     return verify
 

@@ -22,12 +22,20 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from agents.supervisor import llm_verifier
+from app.model_server import EmbeddedModelServer
+from app.models import build_model_access
+from app.runtime import quiet_model_libraries
+from app.settings import get_settings
 from benchmarks.machine import describe
 from evals.routing import ItemResult, RoutingReport, load_routing_set, score
+from tools.llm.engine import load_local_llm
 from tools.models.embedder import MiniLMEmbedder
+from tools.models.registry import ModelRegistry
 from tools.routing.intent_classifier import IntentClassifier
 
 MAX_CHARS = 200
+LLM_CALLS = 12
 WARMUP = 20
 ROUNDS = 2
 
@@ -90,6 +98,7 @@ def _agreement(a: RoutingReport, b: RoutingReport) -> float:
 
 def main() -> None:
     """Load the embedders, measure, and print the table."""
+    quiet_model_libraries()
     embedders = [
         MiniLMEmbedder.load("cpu", quantize=False, trace=False, threads=0),
         MiniLMEmbedder.load("cpu", threads=2),
@@ -124,5 +133,55 @@ def main() -> None:
             f"{row.report.false_escalation_rate:.3f}",
             f"{_agreement(base.report, row.report):.1%}",
         )
-    # The supervisor's LLM-verification row (0.65-0.85 band) goes here once it is measured.
-    Console(width=160).print(table)
+    console = Console(width=160)
+    console.print(table)
+    console.print(llm_path_table(IntentClassifier.from_default(embedders[-1]), base))
+
+
+def llm_path_table(classifier: IntentClassifier, embedding_row: LatencyRow) -> Table:
+    """Latency of the middle-band path: the same classify, then an LLM `RouteDecision` check.
+
+    Uses the embedded Gemma 3 270M through the real OpenAI-compatible endpoint and instructor
+    (JSON-schema constrained), on the eval messages of up to MAX_CHARS characters whose top two
+    candidates are the verifier's choice; accuracy is the verdict against the gold intent.
+    """
+    settings = get_settings()
+    registry = ModelRegistry(settings.local_device)
+    engine = load_local_llm(
+        registry, settings.cache_dir, settings.local_llm_quantize, settings.local_llm_threads
+    )
+    items = [i for i in load_routing_set() if len(i.text) <= MAX_CHARS and len(i.intents) == 1]
+    items = [i for i in items if i.intents[0] != "escalate"][:LLM_CALLS]
+    latencies: list[float] = []
+    correct = 0
+    with EmbeddedModelServer(engine, model_name=settings.model_name) as server:
+        verify = llm_verifier(build_model_access(settings, server.base_url))
+        verify(items[0].text, ["documents", "tutor"])
+        for item in items:
+            started = time.perf_counter()
+            prediction = classifier.classify(item.text)
+            ranked = sorted(prediction.scores, key=lambda k: -prediction.scores[k])
+            candidates = [c for c in ranked if c != "escalate"][:2]
+            verdict = verify(item.text, candidates)
+            latencies.append((time.perf_counter() - started) * 1000)
+            correct += verdict == item.intents[0]
+    p50, p95 = np.percentile(latencies, 50), np.percentile(latencies, 95)
+    table = Table(
+        title=f"Router paths per message ({len(latencies)} LLM-verified calls, same run)",
+        caption="embedding path = the default row above; LLM path = classify + RouteDecision",
+    )
+    for column in ("path", "wall p50 / p95 ms", "x embedding path p50", "verdict accuracy"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    table.add_row(
+        "embedding only (default)",
+        f"{embedding_row.percentile(50):.1f} / {embedding_row.percentile(95):.1f}",
+        "1.0x",
+        "-",
+    )
+    table.add_row(
+        f"embedding + LLM check ({engine.model_name})",
+        f"{p50:.1f} / {p95:.1f}",
+        f"{p50 / embedding_row.percentile(50):.0f}x",
+        f"{correct}/{len(items)}",
+    )
+    return table

@@ -15,7 +15,12 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from agents.escalate import ESCALATION_REPLY, EscalateAgent
 from agents.general import GeneralAgent
 from agents.registry import AgentRegistry, AgentTask
-from agents.supervisor import RouteDecision, RoutingThresholds, SupervisorRouter, llm_verifier
+from agents.supervisor import (
+    RoutingThresholds,
+    SupervisorRouter,
+    llm_verifier,
+    route_decision_model,
+)
 from graphs.supervisor import build_supervisor_graph
 from state.schema import AgentAnswer
 from tests.scripted import (
@@ -124,7 +129,9 @@ def test_low_confidence_asks_a_clarifying_question(tmp_path):
 
 
 def test_middle_band_is_verified_by_scripted_llm_route_decision(tmp_path):
-    structured = ScriptedStructured({"RouteDecision": [RouteDecision(intent="tutor")]})
+    structured = ScriptedStructured(
+        {"RouteDecision": [route_decision_model(["tutor", "documents"])(intent="tutor")]}
+    )
     graph, cm = make_graph(tmp_path, structured=structured)
     try:
         [reply] = ask(graph, "teach or look up")
@@ -137,7 +144,9 @@ def test_middle_band_is_verified_by_scripted_llm_route_decision(tmp_path):
 
 
 def test_middle_band_unclear_verdict_falls_back_to_clarify(tmp_path):
-    structured = ScriptedStructured({"RouteDecision": [RouteDecision(intent="unclear")]})
+    structured = ScriptedStructured(
+        {"RouteDecision": [route_decision_model(["tutor", "documents"])(intent="unclear")]}
+    )
     graph, cm = make_graph(tmp_path, structured=structured)
     try:
         [reply] = ask(graph, "teach or look up")
