@@ -171,7 +171,7 @@ def _agreement(row: Row, reference: Row) -> str:
 
 def main() -> None:
     """Load every variant, decode the same prompt greedily in interleaved rounds, print a table."""
-    console = Console()
+    console = Console(width=180)
     settings = get_settings()
     threads = settings.local_llm_threads or torch.get_num_threads()
     torch.set_num_threads(threads)
