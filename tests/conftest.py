@@ -6,10 +6,14 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from tools.llm.engine import LocalLLM
 
 REDIS_URL = os.environ.get("MEDGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get(
@@ -46,6 +50,21 @@ def redis_url() -> str:
 def postgres_url() -> str:
     require_service("PostgreSQL", 5432)
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def llm_cache_dir() -> Path:
+    """The real shared model cache (converted weights are reused across runs)."""
+    return Settings().cache_dir
+
+
+@pytest.fixture(scope="session")
+def local_llm(llm_cache_dir: Path) -> LocalLLM:
+    """The real embedded Gemma 3 270M (int8), loaded once per test session."""
+    from tools.llm.engine import load_local_llm
+    from tools.models.registry import ModelRegistry
+
+    return load_local_llm(ModelRegistry("cpu"), llm_cache_dir, quantize=True, threads=0)
 
 
 @pytest.fixture
