@@ -40,6 +40,10 @@ class FaultyProxy:
                 return
             upstream = socket.create_connection(self.target)
             with self._lock:
+                if self._closed.is_set():
+                    client.close()
+                    upstream.close()
+                    return
                 self._conns += [client, upstream]
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
@@ -72,10 +76,10 @@ class FaultyProxy:
         self._frozen.clear()
 
     def close(self) -> None:
-        """Stop listening and drop every connection."""
-        self._closed.set()
-        self._listener.close()
+        """Stop listening and drop every connection, including one being accepted right now."""
         with self._lock:
+            self._closed.set()
             conns, self._conns = self._conns, []
+        self._listener.close()
         for s in conns:
             s.close()
