@@ -90,6 +90,7 @@ def build_guard_set(
         policies=graph_policies,
         max_chars=config.max_chars,
         metrics=metrics,
+        call_guard=call_guard,
     )
     output_guards = OutputGuards(redactor, policies=graph_policies, metrics=metrics)
     chunks = ChunkScreener(

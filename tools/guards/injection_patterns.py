@@ -34,6 +34,11 @@ _LEET = str.maketrans(
     }
 )
 _B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_MIXED = re.compile(
+    r"<[A-Z_]+_\d+>|[^\s<>]*[a-zA-Z][^\s<>]*[0-9@$!|+][^\s<>]*|"
+    r"[^\s<>]*[0-9@$!|+][^\s<>]*[a-zA-Z][^\s<>]*"
+)
+_PLACEHOLDER = re.compile(r"<[A-Z_]+_\d+>")
 
 _MOD = (
     r"(?:all|any|every|the|your|my|these|those|previous|prior|above|earlier|preceding|"
@@ -172,6 +177,14 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", ZERO_WIDTH.sub("", text)).translate(_HOMOGLYPHS)
 
 
+def _undo_leetspeak(text: str) -> str:
+    """Undo leetspeak in words that mix letters with digits or symbols (placeholders kept)."""
+    return _MIXED.sub(
+        lambda m: m.group(0) if _PLACEHOLDER.fullmatch(m.group(0)) else m.group(0).translate(_LEET),
+        text,
+    )
+
+
 def _decoded_base64(text: str) -> list[str]:
     """Printable text decoded from base64-looking runs."""
     decoded: list[str] = []
@@ -213,9 +226,7 @@ class InjectionPatterns:
             return PatternHit(family, "normalised")
         if len(ZERO_WIDTH.findall(text)) >= 3:
             return PatternHit("encoded", "zero_width")
-        unleet = " ".join(
-            w.translate(_LEET) if any(c.isalpha() for c in w) else w for w in normalised.split()
-        )
+        unleet = _undo_leetspeak(normalised)
         if unleet != normalised and (family := self._match(unleet)):
             return PatternHit(family, "leetspeak")
         for decoded in _decoded_base64(normalised):

@@ -27,6 +27,7 @@ from tools.guards.policy import GuardPolicy
 from tools.guards.shared_embeddings import SharedEmbeddings
 from tools.guards.telemetry import LocalGuard
 from tools.guards.validators import CheckOutcome, PhiRedaction, PromptInjection, SelfHarm, SizeLimit
+from tools.guards.wrapper import ModelCallGuard
 from tools.routing.safety_lexicon import SafetyLexicon
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -45,7 +46,11 @@ class InputVerdict:
 
 
 class InputGuards:
-    """Entry guards of the graph; every model downstream sees only `verdict.text`."""
+    """Entry guards of the graph; every model downstream sees only `verdict.text`.
+
+    With a `call_guard`, the redacted text is marked as already screened, so the model-call
+    wrapper does not redact it a second time.
+    """
 
     def __init__(
         self,
@@ -58,6 +63,7 @@ class InputGuards:
         policies: dict[str, GuardPolicy],
         max_chars: int,
         metrics: GuardMetrics | None = None,
+        call_guard: ModelCallGuard | None = None,
     ) -> None:
         self._redactor = redactor
         self._lexicon = lexicon
@@ -66,6 +72,7 @@ class InputGuards:
         self._embeddings = embeddings
         self.max_chars = max_chars
         self.metrics = metrics or GuardMetrics()
+        self._call_guard = call_guard
         self._first = LocalGuard().use(
             SizeLimit(self._size, policies["size"], "input"),
             PhiRedaction(self._phi, policies["phi"], "input"),
@@ -132,6 +139,8 @@ class InputGuards:
         metadata: dict[str, Any] = {"decisions": decisions, "vault": vault, "route": "entry"}
         redacted = str(self._first.validate(text, metadata=metadata).validated_output)
         if not any(d.stops for d in decisions):
+            if self._call_guard is not None:
+                self._call_guard.trust(redacted)
             self._second.validate(redacted, metadata=metadata)
         for decision in decisions:
             self.metrics.observe(decision)

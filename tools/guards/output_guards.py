@@ -64,6 +64,7 @@ class OutputGuards:
         metrics: GuardMetrics | None = None,
     ) -> None:
         self._redactor = redactor
+        self._clinical_policy = policies["clinical_safety"]
         self.metrics = metrics or GuardMetrics()
         self._leakage = LocalGuard().use(PiiLeakage(self._leaks, policies["pii_leakage"], "output"))
         self._clinical = LocalGuard().use(
@@ -92,7 +93,7 @@ class OutputGuards:
         decisions: list[GuardDecision] = []
         metadata: dict[str, Any] = {"decisions": decisions, "vault": vault, "route": route}
         current = str(self._leakage.validate(text, metadata=metadata).validated_output)
-        if not any(d.stops for d in decisions):
+        if not any(d.stops for d in decisions) and self._clinical_policy.applies(route):
             current = str(self._clinical.validate(current, metadata=metadata).validated_output)
         for decision in decisions:
             self.metrics.observe(decision)

@@ -33,6 +33,12 @@ class Embedder(Protocol):
 
     def embed_windows(self, text: str, *, overlap: int = 32) -> WindowedEmbedding: ...
 
+    def clear(self) -> None:
+        """Forget every memoised vector (benchmarks measure cold turns with it)."""
+        with self._lock:
+            self._vectors.clear()
+            self._windows.clear()
+
     def token_count(self, text: str) -> int: ...
 
 
@@ -47,6 +53,12 @@ class SharedEmbeddings:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._windows: OrderedDict[tuple[str, int], WindowedEmbedding] = OrderedDict()
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Forget every memoised vector (benchmarks measure cold turns with it)."""
+        with self._lock:
+            self._vectors.clear()
+            self._windows.clear()
 
     def token_count(self, text: str) -> int:
         """Word pieces in `text` (delegated)."""

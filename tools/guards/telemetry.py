@@ -3,9 +3,13 @@
 guardrails-ai reads `~/.guardrailsrc` whenever a `Guard` is built or configured, and its default
 (`enable_metrics=True`) exports OpenTelemetry spans to a remote host. `LocalGuard` never reads
 that file: it pins the settings to metrics off and local inference on every (re)configuration.
+Validators also run sequentially in the calling thread (`GUARDRAILS_RUN_SYNC`), not through an
+asyncio loop and worker threads, which costs several milliseconds per `validate` call.
 """
 
 from __future__ import annotations
+
+import os
 
 from guardrails import Guard
 from guardrails.classes.rc import RC
@@ -14,7 +18,8 @@ from guardrails.utils.hub_telemetry_utils import HubTelemetry
 
 
 def disable_guardrails_telemetry() -> None:
-    """Pin guardrails-ai to no metrics and no remote inference, and mute its tracer singleton."""
+    """Pin guardrails-ai to no metrics, no remote inference, sequential in-thread validation."""
+    os.environ["GUARDRAILS_RUN_SYNC"] = "true"
     settings.rc = RC(enable_metrics=False, use_remote_inferencing=False)
     HubTelemetry(enabled=False)._enabled = False
 

@@ -13,7 +13,10 @@ Usage:
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -24,7 +27,7 @@ from state.errors import GuardBlocked
 from state.schema import PLACEHOLDER, PhiVault
 from tools.guards.metrics import GuardDecision, GuardMetrics
 from tools.guards.output_guards import scrub_leaks
-from tools.guards.phi import PhiRedactor
+from tools.guards.phi import PhiRedactor, Redaction
 from tools.guards.policy import GuardPolicy, profile
 
 T = TypeVar("T")
@@ -68,6 +71,19 @@ class ModelCallGuard:
         self._policies = policies or profile("prod")
         self.metrics = metrics or GuardMetrics()
         self._observer = observer
+        self._trusted: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def trust(self, redacted: str) -> None:
+        """Remember a text the input guard's redactor produced, so it is not screened twice."""
+        with self._lock:
+            self._trusted[hashlib.sha256(redacted.encode()).digest()] = None
+            while len(self._trusted) > 256:
+                self._trusted.popitem(last=False)
+
+    def _is_trusted(self, text: str) -> bool:
+        with self._lock:
+            return hashlib.sha256(text.encode()).digest() in self._trusted
 
     def _decide(
         self, guard: str, route: str, action: str, started: float, detail: dict[str, int]
@@ -91,7 +107,12 @@ class ModelCallGuard:
         started = time.perf_counter()
         vault = _seeded_vault(texts)
         try:
-            redactions = [self._redactor.redact(text, vault) for text in texts]
+            redactions = [
+                Redaction(text, {})
+                if self._is_trusted(text)
+                else self._redactor.redact(text, vault)
+                for text in texts
+            ]
         except Exception as exc:
             self._decide("phi", route, "error", started, {})
             raise GuardBlocked(
