@@ -179,7 +179,10 @@ class Ingestor:
                 outcomes.append(outcome)
                 progress.update(pages, advance=outcome.pages, total=sum(o.pages for o in outcomes))
                 progress.advance(files)
-        return IngestReport(collection, outcomes)
+        report = IngestReport(collection, outcomes)
+        if report.chunks_written:
+            self.store.flush()
+        return report
 
     def _one(
         self,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -58,7 +58,6 @@ class LoadedDocument:
     blocks: list[Block]
     pages: int = 0
     ocr_pages: int = 0
-    page_numbers: list[int] = field(default_factory=list)
 
 
 class _SectionTracker:
@@ -168,7 +167,7 @@ def load_html(path: Path) -> LoadedDocument:
     sections = _SectionTracker()
     blocks: list[Block] = []
     for tag in root.find_all(_HTML_BLOCKS):
-        if tag.find_parent(["table", "li", "pre", "blockquote"]) not in (None, root):
+        if tag.find_parent(["table", "li", "pre", "blockquote"]) is not None:
             continue  # nested inside a block that is emitted whole
         name = tag.name
         if name.startswith("h") and name[1:].isdigit():
@@ -271,10 +270,7 @@ def load_pdf(path: Path, *, ocr: bool = True) -> LoadedDocument:
     blocks = _pdf_blocks(pages)
     blocks = _check_not_empty(path, blocks)
     title = metadata_title or _first_heading(blocks) or path.stem
-    return LoadedDocument(
-        path, title, "pdf", blocks, pages=len(pages), ocr_pages=ocr_pages,
-        page_numbers=list(range(1, len(pages) + 1)),
-    )  # fmt: skip
+    return LoadedDocument(path, title, "pdf", blocks, pages=len(pages), ocr_pages=ocr_pages)
 
 
 def _pdf_blocks(pages: list[list[tuple[str, float, bool]]]) -> list[Block]:
@@ -292,22 +288,18 @@ def _pdf_blocks(pages: list[list[tuple[str, float, bool]]]) -> list[Block]:
     blocks: list[Block] = []
     for page_no, lines in enumerate(pages, start=1):
         paragraph: list[str] = []
-
-        def flush(page: int = page_no, buffer: list[str] = paragraph) -> None:
-            if buffer:
-                blocks.append(Block(" ".join(buffer), "text", sections.path, page))
-                buffer.clear()
-
         for text, size, block_start in lines:
-            if _is_pdf_heading(text, size, body):
-                flush()
+            heading = _is_pdf_heading(text, size, body)
+            if paragraph and (heading or block_start):
+                blocks.append(Block(" ".join(paragraph), "text", sections.path, page_no))
+                paragraph = []
+            if heading:
                 level = heading_sizes.index(round(size, 1)) + 1
                 blocks.append(Block(text, "heading", sections.enter(level, text), page_no))
-                continue
-            if block_start:
-                flush()
-            paragraph.append(text)
-        flush()
+            else:
+                paragraph.append(text)
+        if paragraph:
+            blocks.append(Block(" ".join(paragraph), "text", sections.path, page_no))
     return blocks
 
 

@@ -189,6 +189,10 @@ class ChunkStore:
             consistency_level="Strong",
         )
 
+    def flush(self) -> None:
+        """Seal what was written so it is indexed (Milvus Lite searches unsealed rows by scan)."""
+        self._call("flush", self._client.flush, self.collection_name)
+
     def close(self) -> None:
         """Close the client (and Milvus Lite's local server)."""
         self._client.close()
@@ -212,18 +216,19 @@ class ChunkStore:
         """Delete the source's old chunks, then insert these; returns the chunks inserted."""
         if not chunks:
             return 0
-        if vectors.shape != (len(chunks), self.dim):
-            raise ConfigError(f"expected vectors [{len(chunks)}, {self.dim}], got {vectors.shape}")
         sources = {(c.collection, c.source) for c in chunks}
         if len(sources) != 1:
             raise ConfigError("replace_source takes the chunks of exactly one source")
         collection, source = sources.pop()
-        for chunk in chunks:
-            if len(chunk.body) > MAX_TEXT_CHARS:
-                raise InputError(
-                    f"{source}: a chunk of {len(chunk.body)} characters exceeds {MAX_TEXT_CHARS}"
-                )
+        self._validate(tenant_id, chunks, vectors)
         self.delete_source(tenant_id, collection, source)
+        return self.insert(tenant_id, chunks, vectors, file_hash=file_hash)
+
+    def insert(
+        self, tenant_id: str, chunks: Sequence[Chunk], vectors: np.ndarray, *, file_hash: str
+    ) -> int:
+        """Insert chunks as they are (no replacement); `replace_source` is the idempotent path."""
+        self._validate(tenant_id, chunks, vectors)
         rows = [
             {
                 "pk": f"{tenant_id}:{c.chunk_id}",
@@ -245,6 +250,17 @@ class ChunkStore:
         ]
         self._call("insert", self._client.insert, self.collection_name, rows)
         return len(rows)
+
+    def _validate(self, tenant_id: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        _check_tenant(tenant_id)
+        if vectors.shape != (len(chunks), self.dim):
+            raise ConfigError(f"expected vectors [{len(chunks)}, {self.dim}], got {vectors.shape}")
+        for chunk in chunks:
+            if len(chunk.body) > MAX_TEXT_CHARS:
+                raise InputError(
+                    f"{chunk.source}: a chunk of {len(chunk.body)} characters exceeds "
+                    f"{MAX_TEXT_CHARS}"
+                )
 
     def delete_source(self, tenant_id: str, collection: str, source: str) -> int:
         """Delete every chunk of one source; returns how many there were."""
