@@ -148,7 +148,15 @@ class InputGuards:
 
 
 def _verdict(text: str, decisions: list[GuardDecision]) -> InputVerdict:
-    escalation = next((d for d in decisions if d.action == "escalate"), None)
+    """Escalation first (a self-harm guard fault escalates too), then any stop blocks."""
+    escalation = next(
+        (
+            d
+            for d in decisions
+            if d.action == "escalate" or (d.guard == "self_harm" and d.action == "error")
+        ),
+        None,
+    )
     if escalation is not None:
         return InputVerdict(text, "escalate", decisions, escalation.guard)
     stop = next((d for d in decisions if d.stops), None)

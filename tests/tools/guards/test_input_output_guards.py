@@ -66,6 +66,24 @@ def test_redactor_fault_refuses_the_message_and_screens_nothing_further():
     assert {d.guard for d in verdict.decisions} == {"size", "phi"}
 
 
+def test_a_self_harm_guard_fault_escalates_rather_than_passes():
+    class BrokenLexicon(SafetyLexicon):
+        def check(self, text):
+            raise RuntimeError("lexicon fault")
+
+    guards = InputGuards(
+        PhiRedactor(),
+        BrokenLexicon(),
+        InjectionPatterns(),
+        None,
+        None,
+        policies=profile("prod"),
+        max_chars=2_000,
+    )
+    verdict = guards.check("hello", PhiVault())
+    assert verdict.action == "escalate" and verdict.stopped_by == "self_harm"
+
+
 def test_phi_and_injection_cannot_be_switched_off():
     from state.errors import ConfigError
 
