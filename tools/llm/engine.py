@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from rich.console import Console
 from tokenizers import Tokenizer
-from transformers import PreTrainedTokenizerFast
 
 from state.errors import AssetError, InputError, ModelEndpointError
 from tools.llm.gemma3 import Gemma3Decoder, KVCache
 from tools.llm.gguf_weights import MODEL_DIR_NAME, ensure_weights
-from tools.llm.int8 import quantize_linears
-from tools.llm.json_constraint import JsonConstraint, JsonGrammars
+from tools.llm.int8 import Int8Linear
+from tools.llm.int8_cache import HEAD, int8_weights
 from tools.llm.lm_head import LMHead
 from tools.models.registry import ModelRegistry, preferred_dtype
+
+if TYPE_CHECKING:
+    from tools.llm.json_constraint import JsonConstraint, JsonGrammars
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length"]
@@ -91,19 +94,25 @@ class LocalLLM:
     def load(
         cls, weights_dir: Path, device: torch.device, quantize: bool, rerank: int = 8
     ) -> LocalLLM:
-        """Load converted weights onto `device`: bf16/fp16 on GPU; fp32 or int8 on CPU."""
-        decoder = Gemma3Decoder.from_checkpoint(weights_dir)
+        """Load converted weights onto `device`: bf16/fp16 on GPU; fp32 or int8 on CPU.
+
+        int8 weights come from the on-disk cache (see `int8_cache`); the LM head's fbgemm packing,
+        the slowest step, runs on a worker thread (the op releases the GIL) beside the rest.
+        """
         int8 = quantize and device.type == "cpu"
-        if device.type != "cpu":
-            decoder = decoder.to(device=device, dtype=preferred_dtype(device))
-        elif int8:
-            quantize_linears(decoder.layers)
-        head = LMHead(decoder.embed_tokens.weight, int8=int8, rerank=rerank)
-        try:
-            tokenizer = Tokenizer.from_file(str(weights_dir / "tokenizer.json"))
-        except Exception as exc:  # the Rust tokenizer raises plain Exception on bad files
-            raise AssetError(f"unreadable tokenizer in {weights_dir}: {exc}") from exc
-        tokenizer.encode_special_tokens = True
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            weights = int8_weights(weights_dir) if int8 else {}
+            head_int8 = pool.submit(Int8Linear, weights.pop(HEAD)) if int8 else None
+            tokenizer = _load_tokenizer(weights_dir)
+            linears = {name: Int8Linear(weight) for name, weight in weights.items()}
+            decoder = Gemma3Decoder.from_checkpoint(weights_dir, linears)
+            if device.type != "cpu":
+                decoder = decoder.to(device=device, dtype=preferred_dtype(device))
+            head = LMHead(
+                decoder.embed_tokens.weight,
+                int8=head_int8.result() if head_int8 is not None else None,
+                rerank=rerank,
+            )
         return cls(decoder, head, tokenizer, device)
 
     def encode_chat(self, messages: Sequence[ChatMessage]) -> list[int]:
@@ -170,6 +179,10 @@ class LocalLLM:
         if options.json_schema is None and not options.json_object:
             return None
         if self._grammars is None:
+            from transformers import PreTrainedTokenizerFast
+
+            from tools.llm.json_constraint import JsonGrammars
+
             self._grammars = JsonGrammars(
                 PreTrainedTokenizerFast(tokenizer_object=self.tokenizer),
                 self.decoder.config.vocab_size,
@@ -317,6 +330,15 @@ def _safe_length(text: str, stops: tuple[str, ...]) -> int:
                 end -= size
                 break
     return end
+
+
+def _load_tokenizer(weights_dir: Path) -> Tokenizer:
+    try:
+        tokenizer = Tokenizer.from_file(str(weights_dir / "tokenizer.json"))
+    except Exception as exc:  # the Rust tokenizer raises plain Exception on bad files
+        raise AssetError(f"unreadable tokenizer in {weights_dir}: {exc}") from exc
+    tokenizer.encode_special_tokens = True
+    return tokenizer
 
 
 def load_local_llm(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,7 +257,12 @@ class Gemma3Decoder(nn.Module):
     def __init__(self, config: Gemma3Config) -> None:
         super().__init__()
         self.config = config
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        # An explicit `_weight` skips the random init, whose meta-device path imports torch._dynamo.
+        self.embed_tokens = nn.Embedding(
+            config.vocab_size,
+            config.hidden_size,
+            _weight=torch.empty(config.vocab_size, config.hidden_size),
+        )
         self.embed_tokens.weight.requires_grad_(False)
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
@@ -264,8 +270,15 @@ class Gemma3Decoder(nn.Module):
         self.rope = RotaryTables(config)
 
     @classmethod
-    def from_checkpoint(cls, weights_dir: Path) -> Gemma3Decoder:
-        """Build the decoder on CPU in fp32 from a converted checkpoint (config + safetensors)."""
+    def from_checkpoint(
+        cls, weights_dir: Path, linears: Mapping[str, nn.Module] | None = None
+    ) -> Gemma3Decoder:
+        """Build the decoder on CPU in fp32 from a converted checkpoint (config + safetensors).
+
+        `linears` replaces the named linear layers (e.g. `"layers.0.mlp.down_proj"`) with ready
+        modules, such as int8 ones, so their fp32 weights are never read or fused. The remaining
+        tensors are memory-mapped from the checkpoint, not copied.
+        """
         try:
             config = Gemma3Config.from_json(weights_dir / "config.json")
             state = load_file(str(weights_dir / "model.safetensors"))
@@ -273,7 +286,11 @@ class Gemma3Decoder(nn.Module):
             raise AssetError(f"unreadable LLM checkpoint in {weights_dir}: {exc}") from exc
         with torch.device("meta"):
             model = cls(config)
-        model.load_state_dict(_fuse(state, config), assign=True, strict=True)
+        for name, module in (linears or {}).items():
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent), child, module)
+        wanted = set(model.state_dict())
+        model.load_state_dict(_fuse(state, config, wanted), assign=True, strict=True)
         return model.eval()
 
     def new_cache(self, max_positions: int) -> KVCache:
@@ -299,8 +316,13 @@ class Gemma3Decoder(nn.Module):
         return self.norm.forward(x)
 
 
-def _fuse(state: dict[str, torch.Tensor], config: Gemma3Config) -> dict[str, torch.Tensor]:
-    """Rename transformers' keys to this decoder's and concatenate q/k/v and gate/up weights."""
+def _fuse(
+    state: dict[str, torch.Tensor], config: Gemma3Config, wanted: set[str]
+) -> dict[str, torch.Tensor]:
+    """Rename transformers' keys to this decoder's and concatenate q/k/v and gate/up weights.
+
+    Only keys in `wanted` are produced, so replaced layers cost no concatenation.
+    """
     fused: dict[str, torch.Tensor] = {}
     for name, tensor in state.items():
         key = name.removeprefix("model.")
@@ -314,13 +336,16 @@ def _fuse(state: dict[str, torch.Tensor], config: Gemma3Config) -> dict[str, tor
             )
         ):
             continue
-        fused[key] = tensor
+        if key in wanted:
+            fused[key] = tensor
     for i in range(config.num_layers):
         p = f"model.layers.{i}."
-        fused[f"layers.{i}.self_attn.qkv_proj.weight"] = torch.cat(
-            [state[p + f"self_attn.{n}_proj.weight"] for n in "qkv"], dim=0
-        )
-        fused[f"layers.{i}.mlp.gate_up_proj.weight"] = torch.cat(
-            [state[p + "mlp.gate_proj.weight"], state[p + "mlp.up_proj.weight"]], dim=0
-        )
+        qkv = f"layers.{i}.self_attn.qkv_proj.weight"
+        if qkv in wanted:
+            fused[qkv] = torch.cat([state[p + f"self_attn.{n}_proj.weight"] for n in "qkv"], dim=0)
+        gate_up = f"layers.{i}.mlp.gate_up_proj.weight"
+        if gate_up in wanted:
+            fused[gate_up] = torch.cat(
+                [state[p + "mlp.gate_proj.weight"], state[p + "mlp.up_proj.weight"]], dim=0
+            )
     return fused

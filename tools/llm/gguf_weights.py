@@ -90,10 +90,18 @@ def gguf_file(cache_dir: Path) -> Path:
 
 
 def _convert(gguf_path: Path, out_dir: Path) -> None:
-    """Dequantise the GGUF with transformers and write config, tokenizer and fp32 weights."""
+    """Dequantise the GGUF with transformers and write config, tokenizer and fp32 weights.
+
+    transformers' warnings and progress bars are silenced meanwhile (the console shows status).
+    """
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         model = AutoModelForCausalLM.from_pretrained(
             gguf_path.parent,
@@ -106,6 +114,10 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
         )
     except (OSError, ValueError) as exc:
         raise AssetError(f"transformers could not read {gguf_path}: {exc}") from exc
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     config = model.config.to_dict()
     config.pop("quantization_config", None)
     (out_dir / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")

@@ -17,9 +17,9 @@ RERANK_MARGIN = 2.0
 class LMHead:
     """Scores hidden states against the token embedding matrix (tied weights)."""
 
-    def __init__(self, weight: torch.Tensor, int8: bool, rerank: int = 8) -> None:
+    def __init__(self, weight: torch.Tensor, int8: Int8Linear | None, rerank: int = 8) -> None:
         self.weight = weight
-        self.int8 = Int8Linear(weight) if int8 else None
+        self.int8 = int8
         self.rerank = rerank
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -42,3 +42,12 @@ class LMHead:
             return int(logits.argmax())
         exact = self.weight[candidates].float() @ hidden[0].float()
         return int(candidates[exact.argmax()])
+
+    def rescored(self, hidden: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """A copy of int8 `logits` whose `rerank` best entries are replaced by exact fp32 scores."""
+        if self.int8 is None or self.rerank < 1:
+            return logits
+        candidates = logits.topk(self.rerank).indices
+        exact = logits.clone()
+        exact[candidates] = self.weight[candidates].float() @ hidden[0].float()
+        return exact
