@@ -330,7 +330,14 @@ class ChunkStore:
 
     def count(self, tenant_id: str) -> int:
         """How many chunks a tenant has."""
-        return sum(1 for _ in self._rows(metadata_filter(tenant_id), ["pk"]))
+        result = self._call(
+            "count",
+            self._client.query,
+            self.collection_name,
+            filter=metadata_filter(tenant_id),
+            output_fields=["count(*)"],
+        )
+        return int(result[0]["count(*)"])
 
     def dense_search(
         self, tenant_id: str, vector: np.ndarray, k: int, *, expr: str | None = None
