@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,8 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.settings import get_settings
-from state.audit import AuditRecord, AuditTrail, open_audit
 from state.errors import MedGraphError
+
+if TYPE_CHECKING:
+    from state.audit import AuditRecord, AuditTrail
 
 audit_app = typer.Typer(
     help="Inspect, verify and export the hash-chained audit trail.",
@@ -41,6 +43,8 @@ def _audit() -> Iterator[AuditTrail]:
     """Open the configured audit trail for reading; errors become a message and exit code."""
     try:
         settings = get_settings()
+        from state.audit import open_audit
+
         with open_audit(settings.resolved_audit_url, batch=False) as audit:
             yield audit
     except MedGraphError as exc:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.audit_cli import audit_app
+from app.guard_cli import guard_app
 from app.settings import Settings, get_settings
 from app.user_input import decode_user_bytes, validate_user_text
 from state.errors import MedGraphError
@@ -28,6 +29,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(audit_app, name="audit", help="Inspect, verify and export the audit trail.")
+app.add_typer(
+    guard_app, name="guard", help="Debug the guardrails: each guard's decision on a text."
+)
 console = Console()
 err_console = Console(stderr=True)
 

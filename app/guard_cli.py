@@ -1,23 +1,19 @@
-"""The `medgraph guard check` command: show what each guard decides about a text, for debugging.
-
-Mount it in `app/cli.py` with `app.add_typer(guard_app, name="guard")`.
-"""
+"""The `medgraph guard check` command: show what each guard decides about a text, for debugging."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.settings import Settings, get_settings
+from app.settings import get_settings
 from state.errors import MedGraphError
-from state.schema import PhiVault
-from tools.guards.assembly import GuardConfig, GuardSet, build_guard_set
-from tools.guards.metrics import GuardDecision
-from tools.guards.policy import parse_route_off
+
+if TYPE_CHECKING:
+    from tools.guards.metrics import GuardDecision
 
 guard_app = typer.Typer(
     help="Debug the guardrails: see each guard's decision on a text.",
@@ -26,29 +22,6 @@ guard_app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
-
-
-def guard_config(settings: Settings, *, enabled: bool = True) -> GuardConfig:
-    """The guards' setting values (`MEDGRAPH_GUARD_*`), for the composition root."""
-    return GuardConfig(
-        profile=settings.guard_profile,
-        cache_dir=settings.cache_dir,
-        max_chars=settings.max_message_chars,
-        injection_threshold=settings.guard_injection_threshold,
-        disabled=tuple(g.strip() for g in settings.guard_disabled.split(",") if g.strip()),
-        route_off=tuple(parse_route_off(settings.guard_route_off)),
-        enabled=enabled,
-    )
-
-
-def load_guards(settings: Settings) -> GuardSet:
-    """MiniLM and every guard, built from settings (the classifier fit is cached)."""
-    from tools.models.embedder import MiniLMEmbedder
-
-    embedder = MiniLMEmbedder.load("cpu")
-    return build_guard_set(
-        embedder, guard_config(settings), embedder_id=f"minilm-{embedder.variant}"
-    )
 
 
 def _table(decisions: list[GuardDecision]) -> Table:
@@ -78,8 +51,12 @@ def check(
     route: Annotated[str, typer.Option(help="the answering agent, for --output")] = "radiology",
 ) -> None:
     """Run the input guards (or, with --output, the output guards) on TEXT and show each one."""
+    from app.guard_setup import build_guards
+    from state.schema import PhiVault
+    from tools.models.embedder import MiniLMEmbedder
+
     try:
-        guards = load_guards(get_settings())
+        guards = build_guards(get_settings(), MiniLMEmbedder.load("cpu"))
         vault = PhiVault(owner="guard-check")
         if output:
             verdict = guards.output.check(text, route=route, vault=vault)

@@ -9,10 +9,14 @@ from langchain_openai import ChatOpenAI
 
 from agents.model_access import CallObserver, Endpoint, InstructorCaller, ModelAccess
 from app.settings import MODEL_ROLES, Settings
+from tools.guards.wrapper import ModelCallGuard
 
 
 def build_model_access(
-    settings: Settings, embedded_base_url: str | None, observer: CallObserver | None = None
+    settings: Settings,
+    embedded_base_url: str | None,
+    observer: CallObserver | None = None,
+    guard: ModelCallGuard | None = None,
 ) -> ModelAccess:
     """Clients for every role; roles without a configured URL use `embedded_base_url`."""
     endpoints: dict[str, Endpoint] = {}
@@ -46,4 +50,6 @@ def build_model_access(
         )
         clients[name] = instructor.from_openai(client, mode=instructor.Mode.JSON_SCHEMA)
         models[name] = role.model
-    return ModelAccess(endpoints, chat_models, InstructorCaller(clients, models), observer)
+    return ModelAccess(
+        endpoints, chat_models, InstructorCaller(clients, models), observer, guard=guard
+    )

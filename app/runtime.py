@@ -24,10 +24,12 @@ from agents.general import GeneralAgent
 from agents.model_access import ModelAccess
 from agents.registry import AgentRegistry
 from agents.supervisor import RoutingThresholds, SupervisorRouter, llm_verifier
+from app.guard_setup import build_guards
 from app.model_server import EmbeddedModelServer
 from app.models import build_model_access
 from app.settings import Settings
 from graphs.audit_hooks import GraphAuditor
+from graphs.guard_nodes import GraphGuards
 from graphs.supervisor import build_supervisor_graph
 from graphs.turns import TurnEvent, history, pending_retry, stream_turn
 from state.audit import open_audit
@@ -107,10 +109,13 @@ class Runtime:
             open_audit(settings.resolved_audit_url, fail_open=settings.audit_fail_open)
         )
         self.auditor = GraphAuditor(audit)
-        access = build_model_access(settings, embedded_url, observer=self.auditor.model_call)
-        with self._console.status("Loading the intent router"):
+        with self._console.status("Loading the intent router and guards"):
             embedder = self.models.get("minilm", MiniLMEmbedder.load)
-            classifier = IntentClassifier.from_default(embedder)
+            guards = build_guards(settings, embedder, observer=self.auditor.guard)
+            classifier = IntentClassifier.from_default(guards.embeddings)
+        access = build_model_access(
+            settings, embedded_url, observer=self.auditor.model_call, guard=guards.call_guard
+        )
         router = SupervisorRouter(
             classifier,
             RoutingThresholds(
@@ -122,9 +127,10 @@ class Runtime:
         )
         self.agents = build_agent_registry(access)
         checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
-        self.graph = build_supervisor_graph(router, self.agents, self.auditor).compile(
-            checkpointer=checkpointer
-        )
+        graph_guards = GraphGuards(guards.input, guards.output, settings.guard_route_max_chars)
+        self.graph = build_supervisor_graph(
+            router, self.agents, self.auditor, graph_guards
+        ).compile(checkpointer=checkpointer)
 
     def turn(self, thread_id: str, text: str | None) -> Iterator[TurnEvent]:
         """Stream one turn (`text=None` retries the thread's unfinished turn)."""
@@ -135,6 +141,7 @@ class Runtime:
             user_id=self.settings.user_id,
             tenant_id=self.settings.tenant_id,
             auditor=self.auditor,
+            restore_phi=self.settings.guard_restore_phi,
         )
 
     def history(self, thread_id: str) -> list[AnyMessage]:
