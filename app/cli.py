@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.audit_cli import audit_app
+from app.docs_cli import docs_app
+from app.docs_cli import ingest as ingest_command
 from app.guard_cli import guard_app
 from app.settings import Settings, get_settings
 from app.user_input import decode_user_bytes, validate_user_text
@@ -29,6 +31,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(audit_app, name="audit", help="Inspect, verify and export the audit trail.")
+app.add_typer(docs_app, name="docs", help="List, show and delete ingested documents.")
+app.command("ingest")(ingest_command)
 app.add_typer(
     guard_app, name="guard", help="Debug the guardrails: each guard's decision on a text."
 )

@@ -33,8 +33,8 @@ CollectionOption = Annotated[
 
 
 def store_uri(settings: Settings) -> str:
-    """The Milvus URI: a Milvus Lite file under the data directory."""
-    return str(settings.data_dir / STORE_FILE)
+    """The Milvus URI: `MEDGRAPH_RAG_URI`, else a Milvus Lite file under the data directory."""
+    return settings.rag_uri or str(settings.data_dir / STORE_FILE)
 
 
 @contextmanager

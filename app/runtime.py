@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
+import numpy as np
 from langchain_core.messages import AnyMessage
 from langgraph.graph.state import CompiledStateGraph
 from rich.console import Console
 from transformers.utils import logging as transformers_logging
 
+from agents.documents import DocumentsAgent
 from agents.escalate import EscalateAgent
 from agents.general import GeneralAgent
 from agents.model_access import ModelAccess
 from agents.registry import AgentRegistry
 from agents.supervisor import RoutingThresholds, SupervisorRouter, llm_verifier
+from app.docs_cli import store_uri
 from app.guard_setup import build_guards
 from app.model_server import EmbeddedModelServer
 from app.models import build_model_access
@@ -34,9 +37,12 @@ from graphs.supervisor import build_supervisor_graph
 from graphs.turns import TurnEvent, history, pending_retry, stream_turn
 from state.audit import open_audit
 from state.checkpointer import open_checkpointer
+from tools.guards.chunk_screen import ChunkScreener
 from tools.llm.engine import load_local_llm
 from tools.models.embedder import MiniLMEmbedder
 from tools.models.registry import ModelRegistry
+from tools.rag.hybrid_search import ChunkFilter, HybridRetriever, RetrievedChunk
+from tools.rag.store import ChunkStore
 from tools.routing.intent_classifier import IntentClassifier
 
 
@@ -55,12 +61,27 @@ def quiet_model_libraries() -> None:
     transformers_logging.set_verbosity_error()
 
 
-def build_agent_registry(access: ModelAccess) -> AgentRegistry:
+def build_agent_registry(
+    access: ModelAccess, retriever: HybridRetriever, top_k: int
+) -> AgentRegistry:
     """Every agent this build installs; specialists register here as they land."""
     registry = AgentRegistry()
     registry.register(EscalateAgent())
     registry.register(GeneralAgent(access, registry.installed))
+    registry.register(DocumentsAgent(access, retriever, k=top_k))
     return registry
+
+
+def screened(screen: ChunkScreener) -> ChunkFilter:
+    """A retriever chunk filter that quarantines chunks the injection guard flags."""
+
+    def keep(query: str, chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
+        if not chunks:
+            return chunks
+        vectors = np.stack([c.vector for c in chunks])
+        return screen.screen(chunks, text_of=lambda c: c.chunk.text, vectors=vectors).kept
+
+    return keep
 
 
 class Runtime:
@@ -125,7 +146,12 @@ class Runtime:
             ),
             llm_verifier(access),
         )
-        self.agents = build_agent_registry(access)
+        store = ChunkStore(store_uri(settings))
+        self._stack.callback(store.close)
+        retriever = HybridRetriever(
+            store, guards.embeddings, rrf_k=settings.rag_rrf_k, chunk_filter=screened(guards.chunks)
+        )
+        self.agents = build_agent_registry(access, retriever, settings.rag_top_k)
         checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
         graph_guards = GraphGuards(guards.input, guards.output, settings.guard_route_max_chars)
         self.graph = build_supervisor_graph(

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     user_id: str = "local-user"
     tenant_id: str = "local"
 
+    # Documents (RAG).
+    rag_uri: str | None = Field(
+        default=None, description="Milvus URI; None = a Milvus Lite file in the data dir"
+    )
+    rag_rrf_k: int = Field(default=60, ge=1, description="reciprocal-rank-fusion constant")
+    rag_top_k: int = Field(default=5, ge=1, le=50, description="chunks an answer may draw on")
+
     debug: bool = False
 
     # Guardrails (issue 4): profile, switches, thresholds and per-route limits.
