@@ -1,8 +1,11 @@
-"""Greedy decode speed of the embedded LLM variants vs transformers and llama.cpp, same prompt.
+"""Greedy decode speed and quality of the embedded LLM variants vs transformers and llama.cpp.
 
 Every variant decodes the same prompt token ids greedily with the same thread count; rounds are
 interleaved across variants so that load from other processes hits them alike. llama.cpp runs
 through `llama-cpp-python` in its own virtualenv (`<cache_dir>/bench-venv`, built on first use).
+Quality is judged two ways: greedy tokens identical to the fp32 engine's (strict: one flipped
+near-tie changes everything after it), and perplexity on held-out text (`PPL_TEXT`, the project's
+demo RAG corpus, first `PPL_TOKENS` tokens), which is fair to quantisation.
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ from app.settings import get_settings
 from benchmarks.machine import describe
 from tools.llm.engine import DecodeOptions, LocalLLM
 from tools.llm.gguf_weights import conversion_seconds, ensure_weights, gguf_file
+from tools.llm.perplexity import perplexity
 
 N_TOKENS = 64
 ROUNDS = 3
 CHECK_TOKENS = 32
+PPL_TEXT = Path(__file__).parents[1] / "tools" / "rag" / "demo_corpus" / "chest_radiograph_guide.md"
+PPL_TOKENS = 1024
+RERANK = 8
 SPEED_PROMPT = "The heart is a muscular organ that pumps blood through the body. It"
 CHECK_PROMPTS = (
     "A chest radiograph showed a small left pleural effusion. The",
@@ -110,7 +117,9 @@ def _engine_runner(llm: LocalLLM, rerank: int) -> Callable[[list[int], int], Ite
 
 def _transformers_runner(weights: Path) -> tuple[Callable[[list[int], int], Iterator[int]], float]:
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     started = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(weights, local_files_only=True).eval()
     load_s = time.perf_counter() - started
@@ -196,8 +205,8 @@ def main() -> None:
     warm_s = time.perf_counter() - started
     rows["int8"] = Row("engine int8, int8 head argmax", load_s=warm_s)
     runners["int8"] = _engine_runner(int8, 0)
-    rows["best"] = Row("engine int8 + fp32 rerank of top-8 (default)", load_s=warm_s)
-    runners["best"] = _engine_runner(int8, 8)
+    rows["best"] = Row(f"engine int8 + fp32 rerank of top-{RERANK} (default)", load_s=warm_s)
+    runners["best"] = _engine_runner(int8, RERANK)
     rows["llama"] = Row("llama.cpp (llama-cpp-python, same GGUF)")
 
     def encode(text: str) -> list[int]:
@@ -239,6 +248,28 @@ def main() -> None:
             rows["llama"].add_run(result["stamps"])  # type: ignore[arg-type]
 
     _print_table(console, rows, threads, cold_s, cold_recorded is not None, warm_s)
+    _print_perplexity(console, fp32, int8)
+
+
+def _print_perplexity(console: Console, fp32: LocalLLM, int8: LocalLLM) -> None:
+    """Perplexity of the held-out text under fp32, int8, and int8 with the fp32-rescored top-k."""
+    ids = [fp32.bos, *fp32.encode_text(PPL_TEXT.read_text(encoding="utf-8"))][:PPL_TOKENS]
+    table = Table(title=f"Perplexity, first {len(ids)} tokens of {PPL_TEXT.name}, 1 token/step")
+    for column in ("variant", "perplexity", "vs fp32", "seconds"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    int8.head.rerank = RERANK
+    base = None
+    for name, llm, rescore in (
+        ("engine fp32", fp32, False),
+        ("engine int8, int8 head", int8, False),
+        (f"engine int8, top-{RERANK} rescored in fp32", int8, True),
+    ):
+        started = time.perf_counter()
+        value = perplexity(llm, ids, rescore=rescore)
+        seconds = time.perf_counter() - started
+        base = base or value
+        table.add_row(name, f"{value:.3f}", f"{value / base - 1:+.1%}", f"{seconds:.0f}")
+    console.print(table)
 
 
 def _print_table(
