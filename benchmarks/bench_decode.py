@@ -254,7 +254,9 @@ def main() -> None:
 def _print_perplexity(console: Console, fp32: LocalLLM, int8: LocalLLM) -> None:
     """Perplexity of the held-out text under fp32, int8, and int8 with the fp32-rescored top-k."""
     ids = [fp32.bos, *fp32.encode_text(PPL_TEXT.read_text(encoding="utf-8"))][:PPL_TOKENS]
-    table = Table(title=f"Perplexity, first {len(ids)} tokens of {PPL_TEXT.name}, 1 token/step")
+    table = Table(
+        title=f"Perplexity, first {len(ids)} tokens of {PPL_TEXT.name} (int8: 1 token per step)"
+    )
     for column in ("variant", "perplexity", "vs fp32", "seconds"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     int8.head.rerank = RERANK
