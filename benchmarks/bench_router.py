@@ -135,7 +135,7 @@ def main() -> None:
         )
     console = Console(width=160)
     console.print(table)
-    console.print(llm_path_table(IntentClassifier.from_default(embedders[-1]), base))
+    console.print(llm_path_table(IntentClassifier.from_default(embedders[-1]), rows[-1]))
 
 
 def llm_path_table(classifier: IntentClassifier, embedding_row: LatencyRow) -> Table:
