@@ -1,0 +1,1 @@
+"""Radiology: the CheXQuery-MedVLM model, its data, training, metrics, phantoms and inference."""
