@@ -1,0 +1,1 @@
+"""Tutor: curriculum and question bank, knowledge tracing, item selection, grading, hints."""
