@@ -29,6 +29,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from agents.model_access import ModelAccess
 from agents.registry import AgentTask
+from agents.tool_calls import ToolCalls
 from state.schema import AgentAnswer, Intent
 from tools.rag.grounding import ScoredSentence, SupportScorer, missing_terms, split_sentences
 from tools.rag.hybrid_search import HybridRetriever, RetrievedChunk, SearchFilters
@@ -88,9 +89,11 @@ class DocumentsAgent:
         max_removed: float = 0.5,
         max_quotes: int = 2,
         max_tokens: int = 160,
+        tool_calls: ToolCalls | None = None,
     ) -> None:
         self._access = access
         self._retriever = retriever
+        self._tools = tool_calls or ToolCalls()
         self._support = SupportScorer(retriever.embed)
         self.k = k
         self.collection = collection
@@ -114,8 +117,21 @@ class DocumentsAgent:
 
     def answer(self, question: str, tenant_id: str) -> DocumentAnswer:
         """Retrieve, check confidence, generate, ground; extract or abstain when needed."""
-        retrieval = self._retriever.search(
-            question, tenant_id, k=self.k, filters=SearchFilters(collection=self.collection)
+        retrieval = self._tools.run(
+            "search_documents",
+            lambda: self._retriever.search(
+                question, tenant_id, k=self.k, filters=SearchFilters(collection=self.collection)
+            ),
+            args={
+                "query": question,
+                "tenant": tenant_id,
+                "k": self.k,
+                "collection": self.collection,
+            },
+            summary=lambda r: {
+                "results": len(r.chunks),
+                "chunk_ids": [c.chunk.chunk_id for c in r.chunks],
+            },
         )
         items = retrieval.chunks
         sentences = self._support.sentences(question, retrieval.query_vector, items)

@@ -26,6 +26,7 @@ from agents.general import GeneralAgent
 from agents.model_access import ModelAccess
 from agents.registry import AgentRegistry
 from agents.supervisor import RoutingThresholds, SupervisorRouter, llm_verifier
+from agents.tool_calls import ToolCalls
 from app.docs_cli import store_uri
 from app.guard_setup import build_guards
 from app.model_server import EmbeddedModelServer
@@ -62,13 +63,13 @@ def quiet_model_libraries() -> None:
 
 
 def build_agent_registry(
-    access: ModelAccess, retriever: HybridRetriever, top_k: int
+    access: ModelAccess, retriever: HybridRetriever, top_k: int, tool_calls: ToolCalls
 ) -> AgentRegistry:
     """Every agent this build installs; specialists register here as they land."""
     registry = AgentRegistry()
     registry.register(EscalateAgent())
     registry.register(GeneralAgent(access, registry.installed))
-    registry.register(DocumentsAgent(access, retriever, k=top_k))
+    registry.register(DocumentsAgent(access, retriever, k=top_k, tool_calls=tool_calls))
     return registry
 
 
@@ -151,7 +152,9 @@ class Runtime:
         retriever = HybridRetriever(
             store, guards.embeddings, rrf_k=settings.rag_rrf_k, chunk_filter=screened(guards.chunks)
         )
-        self.agents = build_agent_registry(access, retriever, settings.rag_top_k)
+        self.agents = build_agent_registry(
+            access, retriever, settings.rag_top_k, ToolCalls(self.auditor.tool_call)
+        )
         checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
         graph_guards = GraphGuards(guards.input, guards.output, settings.guard_route_max_chars)
         self.graph = build_supervisor_graph(

@@ -1,4 +1,4 @@
-"""Write the graph's audit events: route decisions, model calls, guard decisions, turn errors.
+"""Write the graph's audit events: routes, model calls, tool calls, guard decisions, turn errors.
 
 The thread, run, user and tenant come from the LangGraph config of the node that is running, so
 agents and tools need not pass them around.
@@ -12,6 +12,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config
 
 from agents.model_access import ModelCallReport
+from agents.tool_calls import ToolCallReport
 from state.audit import AuditEvent, AuditEventType, AuditTrail
 from state.schema import RoutePlan
 from tools.guards.metrics import GuardDecision
@@ -76,6 +77,21 @@ class GraphAuditor:
                 "latency_ms": round(report.latency_ms, 2),
                 "outcome": report.outcome,
                 "error": report.error,
+            },
+            _current_config(),
+        )
+
+    def tool_call(self, report: ToolCallReport) -> None:
+        """One tool call: name, argument digest, outcome, latency and a PHI-free summary."""
+        self._record(
+            "tool_call",
+            {
+                "tool": report.tool,
+                "args_sha256": report.args_sha256,
+                "outcome": report.outcome,
+                "latency_ms": round(report.latency_ms, 2),
+                "error": report.error,
+                "summary": report.summary,
             },
             _current_config(),
         )

@@ -13,6 +13,7 @@ import pytest
 
 from agents.documents import ABSTAIN_OPENING, DocumentsAgent
 from agents.registry import AgentTask
+from agents.tool_calls import ToolCallReport, ToolCalls
 from tests.scripted import scripted_access
 from tests.tools.rag.corpus import DEMO_CORPUS, embedder, ingest
 from tools.rag.hybrid_search import HybridRetriever
@@ -101,3 +102,14 @@ def test_end_to_end_on_real_retrieval_answers_with_citations(retriever):
     assert "5 cm above the carina" in answer.text
     assert answer.citations == ["[chest_radiograph_guide.md §5.1 Endotracheal tube]"]
     assert answer.citations[0] in answer.text
+
+
+def test_retrieval_is_reported_as_a_tool_call_without_the_question_text(retriever):
+    reports: list[ToolCallReport] = []
+    agent = DocumentsAgent(None, retriever, tool_calls=ToolCalls(reports.append))
+    result = agent.answer(QUESTION, TENANT)
+    (report,) = reports
+    assert report.tool == "search_documents" and report.outcome == "ok"
+    assert report.summary["results"] == len(result.retrieved) > 0
+    assert report.summary["chunk_ids"] == [c.chunk.chunk_id for c in result.retrieved]
+    assert len(report.args_sha256) == 64 and "costophrenic" not in str(report.summary)
