@@ -8,7 +8,7 @@ from typing import Protocol
 
 from langchain_core.messages import AnyMessage
 
-from state.schema import SPECIALIST_INTENTS, AgentAnswer, Intent
+from state.schema import SPECIALIST_INTENTS, AgentAnswer, Attachment, Intent
 
 CAPABILITIES: dict[Intent, str] = {
     "radiology": "draft chest X-ray reports and answer questions about an image",
@@ -30,6 +30,11 @@ class AgentTask:
     history: Sequence[AnyMessage] = field(default_factory=tuple)
     user_id: str = ""
     tenant_id: str = ""
+    attachments: Sequence[Attachment] = field(default_factory=tuple)
+
+    def images(self) -> list[Attachment]:
+        """The images attached to this turn."""
+        return [a for a in self.attachments if a.kind == "image"]
 
 
 class Agent(Protocol):

@@ -32,7 +32,15 @@ from graphs.guard_nodes import (
     route_size_check,
 )
 from state.errors import InputError
-from state.schema import INTENTS, AgentAnswer, Intent, MedGraphState, RoutePlan, RouteTask
+from state.schema import (
+    INTENTS,
+    AgentAnswer,
+    Attachment,
+    Intent,
+    MedGraphState,
+    RoutePlan,
+    RouteTask,
+)
 
 SUPERVISOR = "supervisor"
 CLARIFY = "clarify"
@@ -47,6 +55,7 @@ class AgentInput(TypedDict):
     messages: list[AnyMessage]
     user_id: str
     tenant_id: str
+    attachments: list[Attachment]
 
 
 def latest_user_text(messages: Sequence[AnyMessage]) -> str:
@@ -85,6 +94,20 @@ def escalation_plan(text: str) -> RoutePlan:
     )
 
 
+def with_image_route(plan: RoutePlan, text: str, attachments: Sequence[Attachment]) -> RoutePlan:
+    """An attached image always reaches radiology: it replaces a clarify or general-only plan,
+    and joins a plan of other specialists. Escalations are left as they are."""
+    if not any(a.kind == "image" for a in attachments) or plan.method == "safety":
+        return plan
+    if any(t.intent in ("radiology", "escalate") for t in plan.tasks):
+        return plan
+    radiology = RouteTask(intent="radiology", text=text, confidence=1.0)
+    kept = [t for t in plan.tasks if t.intent != "general"]
+    return plan.model_copy(
+        update={"tasks": [*kept, radiology], "clarify_question": None, "confidence": 1.0}
+    )
+
+
 def build_supervisor_graph(
     router: SupervisorRouter,
     registry: AgentRegistry,
@@ -103,7 +126,8 @@ def build_supervisor_graph(
         if outcome is not None and outcome.action == "escalate":
             plan = escalation_plan(text)
         else:
-            plan, decisions = route_size_check(guards, router.route(text))
+            routed = with_image_route(router.route(text), text, state.get("attachments", []))
+            plan, decisions = route_size_check(guards, routed)
             for decision in decisions if auditor is not None else []:
                 auditor.guard(decision)
         if auditor is not None:
@@ -123,6 +147,7 @@ def build_supervisor_graph(
                     messages=state.get("messages", []),
                     user_id=state.get("user_id", ""),
                     tenant_id=state.get("tenant_id", ""),
+                    attachments=state.get("attachments", []),
                 ),
             )
             for order, task in enumerate(plan.tasks)
@@ -170,6 +195,7 @@ def _agent_node(intent: Intent, registry: AgentRegistry) -> Callable[[AgentInput
             history=tuple(payload["messages"]),
             user_id=payload["user_id"],
             tenant_id=payload["tenant_id"],
+            attachments=tuple(payload.get("attachments", [])),
         )
         agent = registry.get(intent)
         answer = agent.run(task) if agent is not None else not_installed_answer(task)

@@ -8,7 +8,7 @@ Usage:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from graphs.audit_hooks import GraphAuditor
 from graphs.guard_nodes import OUTPUT_GUARD
-from state.schema import INTENTS, PhiVault, RoutePlan
+from state.schema import INTENTS, Attachment, PhiVault, RoutePlan
 
 
 @dataclass(frozen=True)
@@ -62,17 +62,24 @@ def stream_turn(
     tenant_id: str,
     auditor: GraphAuditor | None = None,
     restore_phi: bool = False,
+    attachments: Sequence[Attachment] = (),
 ) -> Iterator[TurnEvent]:
     """Run a turn; `text=None` retries the interrupted turn from its last checkpoint.
 
     Answers come from the output guard. With `restore_phi`, redacted values are put back in
     the answers shown, and only when `user_id` is the user whose messages were redacted.
     With an `auditor`, the turn's events are flushed at its end; a failed turn is audited too.
+    `attachments` belong to this turn only (each new turn replaces them).
     """
     graph_input = (
         None
         if text is None
-        else {"messages": [HumanMessage(text)], "user_id": user_id, "tenant_id": tenant_id}
+        else {
+            "messages": [HumanMessage(text)],
+            "user_id": user_id,
+            "tenant_id": tenant_id,
+            "attachments": list(attachments),
+        }
     )
     config = thread_config(thread_id, user_id=user_id, tenant_id=tenant_id, run_id=uuid.uuid4().hex)
     try:

@@ -92,10 +92,21 @@ def merge_answers(left: list[AgentAnswer], right: list[AgentAnswer] | None) -> l
     return [*left, *right]
 
 
+class Attachment(BaseModel):
+    """A file the user attached to the current turn (an image for radiology, a document)."""
+
+    kind: Literal["image", "file"]
+    path: str = Field(description="where the file is stored on this machine")
+    name: str = Field(description="the file name the user gave")
+    sha256: str = Field(min_length=64, max_length=64)
+    size_bytes: int = Field(ge=0)
+
+
 class MedGraphState(TypedDict, total=False):
     """The graph state checkpointed after every node."""
 
     messages: Annotated[list[AnyMessage], add_messages]
+    attachments: list[Attachment]
     user_id: str
     tenant_id: str
     route: RoutePlan | None

@@ -21,8 +21,8 @@ from agents.supervisor import (
     llm_verifier,
     route_decision_model,
 )
-from graphs.supervisor import build_supervisor_graph
-from state.schema import AgentAnswer
+from graphs.supervisor import build_supervisor_graph, with_image_route
+from state.schema import AgentAnswer, Attachment, RoutePlan, RouteTask
 from tests.scripted import (
     ScriptedClassifier,
     ScriptedPrediction,
@@ -188,3 +188,54 @@ def test_general_agent_replaces_unusable_model_text_with_fixed_opening(tmp_path,
         assert reply.content.startswith("Hello! I'm MedGraph.")
     finally:
         cm.__exit__(None, None, None)
+
+
+class ImageEcho:
+    """A scripted radiology agent that reports the images it was handed."""
+
+    name = "radiology"
+
+    def run(self, task: AgentTask) -> AgentAnswer:
+        names = ",".join(a.name for a in task.images())
+        return AgentAnswer(order=task.order, agent="radiology", text=f"images: {names}")
+
+
+def image(name: str = "cxr.png") -> Attachment:
+    return Attachment(kind="image", path=f"/tmp/{name}", name=name, sha256="0" * 64, size_bytes=1)
+
+
+def ask_with(graph, text: str, attachments: list[Attachment], thread: str = "t1"):
+    config = {"configurable": {"thread_id": thread}}
+    before = len(graph.get_state(config).values.get("messages", []))
+    out = graph.invoke({"messages": [HumanMessage(text)], "attachments": attachments}, config)
+    return [m for m in out["messages"][before:] if isinstance(m, AIMessage)]
+
+
+def test_an_attached_image_turns_a_clarifying_question_into_a_radiology_task(tmp_path):
+    registry = AgentRegistry()
+    registry.register(ImageEcho())
+    router = SupervisorRouter(ScriptedClassifier(PREDICTIONS), THRESHOLDS, None)
+    with SqliteSaver.from_conn_string(str(tmp_path / "img.sqlite")) as saver:
+        graph = build_supervisor_graph(router, registry).compile(checkpointer=saver)
+        [reply] = ask_with(graph, "hmm maybe", [image()])
+        assert (reply.name, reply.content) == ("radiology", "images: cxr.png")
+        [next_reply] = ask_with(graph, "hmm maybe", [])
+        assert next_reply.name == "supervisor"  # attachments belong to one turn only
+
+
+def test_an_image_joins_other_specialists_but_never_overrides_an_escalation():
+    text = "quiz me"
+    plan = RoutePlan(
+        tasks=[RouteTask(intent="tutor", text=text, confidence=0.9)],
+        method="embedding",
+        confidence=0.9,
+    )
+    joined = with_image_route(plan, text, [image()])
+    assert [t.intent for t in joined.tasks] == ["tutor", "radiology"]
+    assert with_image_route(plan, text, []) == plan
+    safety = RoutePlan(
+        tasks=[RouteTask(intent="escalate", text=text, confidence=1.0)],
+        method="safety",
+        confidence=1.0,
+    )
+    assert with_image_route(safety, text, [image()]) == safety
