@@ -92,10 +92,13 @@ def merge_answers(left: list[AgentAnswer], right: list[AgentAnswer] | None) -> l
     return [*left, *right]
 
 
+AttachmentKind = Literal["image", "file"]
+
+
 class Attachment(BaseModel):
     """A file the user attached to the current turn (an image for radiology, a document)."""
 
-    kind: Literal["image", "file"]
+    kind: AttachmentKind
     path: str = Field(description="where the file is stored on this machine")
     name: str = Field(description="the file name the user gave")
     sha256: str = Field(min_length=64, max_length=64)
