@@ -54,3 +54,16 @@ class AuditUnavailable(MedGraphError):
 
     exit_code = 7
     http_status = 503
+
+
+class ApprovalError(InputError):
+    """An approval cannot be applied: nothing is pending, it was already decided, or it is stale."""
+
+    http_status = 409
+
+
+class PermissionDenied(MedGraphError):
+    """The user's role may not do this (e.g. approve an action that needs another role)."""
+
+    exit_code = 8
+    http_status = 403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 
 from langchain_core.messages import AnyMessage
@@ -105,6 +106,63 @@ class Attachment(BaseModel):
     size_bytes: int = Field(ge=0)
 
 
+Role = Literal["clinician", "trainee", "admin"]
+ROLES: tuple[Role, ...] = ("clinician", "trainee", "admin")
+Effect = Literal["allow", "deny", "needs_approval"]
+PolicyOutcome = Literal["denied", "executed", "rejected", "unavailable"]
+
+
+class ReportSignoff(BaseModel):
+    """A radiology draft (an AI message of the thread) signed by the clinician who approved it."""
+
+    request_id: str
+    message_id: str
+    draft_sha256: str = Field(min_length=64, max_length=64)
+    signed_by: str
+    role: Role
+    signed_at: datetime
+
+
+class PolicyRecord(BaseModel):
+    """One gated-action request of a thread: the policy decision and how it ended (no PHI)."""
+
+    request_id: str
+    action: str
+    requested_by: str
+    requested_role: Role
+    effect: Effect
+    rule_ids: list[str] = Field(default_factory=list)
+    sections: list[str] = Field(default_factory=list)
+    reason: str
+    outcome: PolicyOutcome
+    approver: str | None = None
+    approver_role: Role | None = None
+    note: str | None = Field(default=None, description="the approver's note, redacted")
+    result: dict[str, str | int] = Field(default_factory=dict)
+
+
+class PolicyLedger(BaseModel):
+    """A thread's policy records and report sign-offs, each keyed by its request id."""
+
+    records: list[PolicyRecord] = Field(default_factory=list)
+    signoffs: list[ReportSignoff] = Field(default_factory=list)
+
+    def signoff_for(self, message_id: str) -> ReportSignoff | None:
+        """The sign-off of one draft message, if it was signed."""
+        return next((s for s in self.signoffs if s.message_id == message_id), None)
+
+
+def merge_ledger(left: PolicyLedger | None, right: PolicyLedger | None) -> PolicyLedger:
+    """Reducer: upsert records and sign-offs by request id, so a replayed write never duplicates."""
+    merged = (left or PolicyLedger()).model_copy(deep=True)
+    for record in (right or PolicyLedger()).records:
+        merged.records = [r for r in merged.records if r.request_id != record.request_id]
+        merged.records.append(record)
+    known = {s.request_id for s in merged.signoffs}
+    merged.signoffs += [s for s in (right or PolicyLedger()).signoffs if s.request_id not in known]
+    return merged
+
+
 class MedGraphState(TypedDict, total=False):
     """The graph state checkpointed after every node."""
 
@@ -116,3 +174,4 @@ class MedGraphState(TypedDict, total=False):
     answers: Annotated[list[AgentAnswer], merge_answers]
     phi_vault: PhiVault
     guard: GuardOutcome | None
+    policy: Annotated[PolicyLedger, merge_ledger]

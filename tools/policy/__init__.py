@@ -1,0 +1,1 @@
+"""Policy as code: the policy corpus, rules, the deterministic evaluator and the gated actions."""
