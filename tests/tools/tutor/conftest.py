@@ -1,9 +1,13 @@
-"""Fixtures for tutor tests: a small valid bank on disk, loaded."""
+"""Fixtures for tutor tests: a small valid bank on disk, and a fresh Postgres schema."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
+import psycopg
 import pytest
 
 from tests.tools.tutor.bank_fixture import write_bank
@@ -18,3 +22,15 @@ def bank_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def bank(bank_dir: Path) -> Bank:
     return load_bank(bank_dir)
+
+
+@pytest.fixture
+def pg_schema_url(postgres_url: str) -> Iterator[str]:
+    """The test Postgres URL with its search_path on a fresh schema, dropped afterwards."""
+    schema = f"test_tutor_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in postgres_url else "?"
+    yield f"{postgres_url}{sep}options={quote(f'-csearch_path={schema}')}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
