@@ -1,4 +1,4 @@
-"""Fixtures for tutor tests: a small valid bank on disk, and a fresh Postgres schema."""
+"""Fixtures for tutor tests: a small valid bank, the real MiniLM embedder, a Postgres schema."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from tests.tools.tutor.bank_fixture import write_bank
+from tools.models.embedder import MiniLMEmbedder
 from tools.tutor.bank import Bank, load_bank
 
 
@@ -22,6 +23,12 @@ def bank_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def bank(bank_dir: Path) -> Bank:
     return load_bank(bank_dir)
+
+
+@pytest.fixture(scope="session")
+def minilm() -> MiniLMEmbedder:
+    """The real int8 MiniLM embedder, loaded once per session."""
+    return MiniLMEmbedder.load("cpu")
 
 
 @pytest.fixture
