@@ -10,9 +10,10 @@ Usage:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.runnables import Runnable
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 from typing_extensions import TypedDict
@@ -38,6 +39,8 @@ from state.schema import (
     Attachment,
     Intent,
     MedGraphState,
+    PhiVault,
+    PolicyLedger,
     RoutePlan,
     RouteTask,
 )
@@ -48,7 +51,10 @@ RESPOND = "respond"
 
 
 class AgentInput(TypedDict):
-    """What `Send` hands one agent node: its task, its place in the plan, and the history."""
+    """What `Send` hands one agent node: its task, its place in the plan, and the history.
+
+    The PHI vault and the policy ledger are read only by the policy node (gated actions).
+    """
 
     task: RouteTask
     order: int
@@ -56,6 +62,8 @@ class AgentInput(TypedDict):
     user_id: str
     tenant_id: str
     attachments: list[Attachment]
+    phi_vault: PhiVault | None
+    policy: PolicyLedger
 
 
 def latest_user_text(messages: Sequence[AnyMessage]) -> str:
@@ -113,11 +121,14 @@ def build_supervisor_graph(
     registry: AgentRegistry,
     auditor: GraphAuditor | None = None,
     guards: GraphGuards | None = None,
+    agent_nodes: Mapping[Intent, Runnable] | None = None,
 ) -> StateGraph[MedGraphState]:
     """The supervisor graph; compile it with a checkpointer.
 
     `auditor` records route and guard decisions; `guards=None` leaves the guard nodes in place
     but lets everything through (tests of graph logic, and the benchmark's baseline).
+    `agent_nodes` replaces an intent's node with a subgraph that does more than answer (the
+    policy subgraph, which pauses for human approval and writes the policy ledger).
     """
 
     def supervisor(state: MedGraphState) -> dict[str, object]:
@@ -148,6 +159,8 @@ def build_supervisor_graph(
                     user_id=state.get("user_id", ""),
                     tenant_id=state.get("tenant_id", ""),
                     attachments=state.get("attachments", []),
+                    phi_vault=state.get("phi_vault"),
+                    policy=state.get("policy") or PolicyLedger(),
                 ),
             )
             for order, task in enumerate(plan.tasks)
@@ -172,7 +185,8 @@ def build_supervisor_graph(
     builder.add_node(RESPOND, respond)
     builder.add_node(OUTPUT_GUARD, output_guard_node(guards, auditor))
     for intent in INTENTS:
-        builder.add_node(intent, _agent_node(intent, registry), input_schema=AgentInput)
+        node = (agent_nodes or {}).get(intent) or _agent_node(intent, registry)
+        builder.add_node(intent, node, input_schema=AgentInput)
         builder.add_edge(intent, RESPOND)
     builder.add_edge(START, INPUT_GUARD)
     builder.add_conditional_edges(INPUT_GUARD, after_input_guard, [SUPERVISOR, REFUSE])

@@ -130,7 +130,7 @@ class PolicyRecord(BaseModel):
     action: str
     requested_by: str
     requested_role: Role
-    effect: Effect
+    effect: Effect | None = Field(default=None, description="None when it could not be evaluated")
     rule_ids: list[str] = Field(default_factory=list)
     sections: list[str] = Field(default_factory=list)
     reason: str
