@@ -92,6 +92,28 @@ class Settings(BaseSettings):
     rag_rrf_k: int = Field(default=60, ge=1, description="reciprocal-rank-fusion constant")
     rag_top_k: int = Field(default=5, ge=1, le=50, description="chunks an answer may draw on")
 
+    # Server (`medgraph serve`, issue 9): listener, API keys, limits, run durability.
+    server_host: str = "127.0.0.1"
+    server_port: int = Field(default=8123, ge=0, le=65535, description="0 = any free port")
+    server_workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
+    server_api_keys_file: Path | None = Field(
+        default=None, description="hashed API keys; None = api_keys.json in the data dir"
+    )
+    server_redis_url: str | None = Field(
+        default=None, description="threads, runs and run events; None = the checkpoint URL"
+    )
+    server_max_body_bytes: int = Field(default=70 * 1024 * 1024, gt=0)
+    server_max_attachment_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    server_max_concurrent_runs: int = Field(default=32, ge=1, description="per worker process")
+    server_run_events_ttl_s: int = Field(default=3600, ge=1, description="kept after a run ends")
+    server_worker_lease_s: float = Field(
+        default=10.0, gt=0, description="a worker silent this long has its runs taken over"
+    )
+    server_shutdown_grace_s: float = Field(
+        default=30.0, ge=0, description="time in-flight runs get to finish on shutdown"
+    )
+    # End of the server block.
+
     debug: bool = False
 
     # Guardrails (issue 4): profile, switches, thresholds and per-route limits.
@@ -159,6 +181,19 @@ class Settings(BaseSettings):
     def resolved_audit_url(self) -> str:
         """The audit URL, defaulting to a SQLite file under the data directory."""
         return self.audit_url or f"sqlite:///{self.data_dir / 'audit.sqlite'}"
+
+    @property
+    def resolved_server_keys_file(self) -> Path:
+        """The server's API key file, defaulting to one under the data directory."""
+        return self.server_api_keys_file or self.data_dir / "api_keys.json"
+
+    @property
+    def resolved_server_redis_url(self) -> str | None:
+        """Redis for threads, runs and events: its own URL, else a Redis checkpoint URL."""
+        if self.server_redis_url:
+            return self.server_redis_url
+        url = self.resolved_checkpoint_url
+        return url if url.startswith(("redis://", "rediss://", "unix://")) else None
 
 
 @lru_cache(maxsize=1)
