@@ -67,3 +67,15 @@ class PermissionDenied(MedGraphError):
 
     exit_code = 8
     http_status = 403
+
+
+class NotFound(InputError):
+    """A thread, run, assistant or upload does not exist, or belongs to another tenant."""
+
+    http_status = 404
+
+
+class Conflict(InputError):
+    """The request contradicts the current state (a thread that exists, a run in progress)."""
+
+    http_status = 409
