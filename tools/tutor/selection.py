@@ -93,7 +93,7 @@ def diagnostic_plan(bank: Bank, seed: int, items: int = DIAGNOSTIC_ITEMS) -> lis
     rng = random.Random(seed)
     plan: list[str] = []
     for cid in order * len(DIFFICULTIES):  # a bank with few concepts asks some twice
-        question = _pick_question(bank, cid, "medium", set(plan), {}, rng)
+        question = _pick_question(bank, cid, "medium", set(plan), {}, rng, prefer_mcq=True)
         if question is not None and question.id not in plan:
             plan.append(question.id)
         if len(plan) == items:
@@ -108,8 +108,13 @@ def _pick_question(
     avoid: set[str],
     seen: dict[str, int],
     rng: random.Random,
+    *,
+    prefer_mcq: bool = False,
 ) -> Question | None:
-    """The concept's question nearest the difficulty, least seen, not recently asked."""
+    """The concept's question nearest the difficulty, least seen, not recently asked.
+
+    `prefer_mcq` puts multiple choice first (the diagnostic: quick, and graded exactly).
+    """
     target = DIFFICULTIES.index(difficulty)
     candidates = [q for q in bank.questions_for(concept_id) if q.id not in avoid]
     if not candidates:
@@ -117,10 +122,16 @@ def _pick_question(
     if not candidates:
         return None
     keyed = [
-        (abs(DIFFICULTIES.index(q.difficulty) - target), seen.get(q.id, 0), rng.random(), q.id)
+        (
+            prefer_mcq and q.kind != "mcq",
+            abs(DIFFICULTIES.index(q.difficulty) - target),
+            seen.get(q.id, 0),
+            rng.random(),
+            q.id,
+        )
         for q in candidates
     ]
-    return bank.question(min(keyed)[3])
+    return bank.question(min(keyed)[-1])
 
 
 def _blocking_prerequisite(model: LearnerModel, state: LearnerState, concept_id: str) -> str:
