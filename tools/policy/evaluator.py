@@ -14,39 +14,12 @@ denied. A request that no rule matches gets the rule file's default: deny.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from state.schema import ROLES, Effect, Role
-from tools.policy.actions import ActionName, DataClass, Destination
+from state.schema import ROLES, Effect
 from tools.policy.rules import AttributeValue, Rule, RuleSet
+from tools.policy.schema import ActionRequest, PolicyDecision
 
 PRECEDENCE: tuple[Effect, ...] = ("deny", "needs_approval", "allow")
 DEFAULT_RULE_ID = "DEFAULT-DENY"
-
-
-class ActionRequest(BaseModel):
-    """What is asked: the action, who asks (their role), the data and where it would go."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    action: ActionName
-    role: Role
-    data_class: DataClass
-    destination: Destination
-    attributes: dict[str, AttributeValue] = Field(default_factory=dict)
-
-
-class PolicyDecision(BaseModel):
-    """The evaluator's answer: the effect, the rules behind it, their sections and reasons."""
-
-    model_config = ConfigDict(frozen=True)
-
-    effect: Effect
-    rule_ids: tuple[str, ...]
-    sections: tuple[str, ...]
-    reason: str
-    approvers: tuple[Role, ...] = ()
-    restore_phi: bool = False
 
 
 def _same(expected: AttributeValue, actual: AttributeValue | None) -> bool:

@@ -19,18 +19,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
-from pydantic import BaseModel, ConfigDict, Field
 
 from state.errors import ApprovalError
 from state.schema import PLACEHOLDER, PhiVault, PolicyLedger, ReportSignoff, Role
 from tools.guards.phi import PhiRedactor
-from tools.policy.actions import ACTIONS, ActionName, DataClass
+from tools.policy.actions import ACTIONS, DataClass
 from tools.policy.deliveries import export_lines, patient_copy, write_once
-from tools.policy.evaluator import ActionRequest, PolicyDecision, PolicyEvaluator
+from tools.policy.evaluator import PolicyEvaluator
 from tools.policy.intents import ActionIntent
+from tools.policy.schema import ActionPlan, ActionRequest, ActionResult, Approval
 
 RADIOLOGY_AGENT = "radiology"
 PREVIEW_CHARS = 600
@@ -69,42 +69,6 @@ class ThreadContext:
     messages: Sequence[AnyMessage]
     vault: PhiVault | None
     ledger: PolicyLedger
-
-
-class Approval(BaseModel):
-    """A human's reply to a paused action: who, in which role, approve or reject, and a note."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    approver: str = Field(min_length=1, max_length=128)
-    role: Role
-    decision: Literal["approve", "reject"]
-    note: str = Field(default="", max_length=500)
-
-
-class ActionPlan(BaseModel):
-    """A request made concrete: its id, facts, decision and a preview of its effect."""
-
-    model_config = ConfigDict(frozen=True)
-
-    request_id: str
-    action: ActionName
-    requested_by: str
-    requested_role: Role
-    request: ActionRequest | None = None
-    decision: PolicyDecision | None = None
-    summary: str
-    preview: str = ""
-    target: dict[str, str] = Field(default_factory=dict)
-    unavailable: str | None = Field(default=None, description="why it cannot be carried out")
-
-
-class ActionResult(BaseModel):
-    """What an executed action did (counts, ids and paths; never content)."""
-
-    summary: str
-    result: dict[str, str | int] = Field(default_factory=dict)
-    signoff: ReportSignoff | None = None
 
 
 @dataclass(frozen=True)

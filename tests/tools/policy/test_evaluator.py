@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tools.policy.corpus import PolicyCorpus
-from tools.policy.evaluator import DEFAULT_RULE_ID, ActionRequest, PolicyEvaluator
+from tools.policy.evaluator import DEFAULT_RULE_ID, PolicyEvaluator
 from tools.policy.rules import load_rules, parse_rules
+from tools.policy.schema import ActionRequest
 
 IDS = PolicyCorpus.load().ids()
 RULES = load_rules(corpus_ids=IDS)
