@@ -48,7 +48,7 @@ class GenerationSettings:
             )
 
 
-def _untie_lm_head(t5: T5ForConditionalGeneration) -> None:
+def untie_lm_head(t5: T5ForConditionalGeneration) -> None:
     """Give a fresh T5 v1.1-style model (Flan-T5) its own LM head, as the checkpoints have.
 
     transformers 5 always ties the LM head to the input embedding when it builds T5 from a
@@ -75,14 +75,15 @@ class ReportDecoder(nn.Module):
             raise ConfigError(
                 f"T5 width {t5.config.d_model} does not match the config's {config.hidden_size}"
             )
-        _untie_lm_head(t5)
         self.t5 = inject_lora(t5, config.decoder_lora, scope=DECODER_SCOPE)
         self.start_token_id = int(t5.config.decoder_start_token_id or 0)
 
     @classmethod
     def from_config(cls, config: CheXQueryConfig) -> ReportDecoder:
-        """A randomly initialised T5 of the config's size."""
-        return cls(T5ForConditionalGeneration(config.text), config)
+        """A randomly initialised T5 of the config's size (LM head untied for Flan-T5 configs)."""
+        t5 = T5ForConditionalGeneration(config.text)
+        untie_lm_head(t5)
+        return cls(t5, config)
 
     @classmethod
     def from_pretrained(cls, path: Path, config: CheXQueryConfig) -> ReportDecoder:

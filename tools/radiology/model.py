@@ -107,7 +107,7 @@ class CheXQueryMedVLM(nn.Module):
                 f"pixel_values must be [B, {', '.join(map(str, expected))}], "
                 f"got {list(pixel_values.shape)}"
             )
-        features = self.vision(pixel_values)
+        features = self.vision(pixel_values.to(self.condition_queries.queries.dtype))
         batch = pixel_values.shape[0]
         queries = torch.cat(
             [self.condition_queries(batch), self.anatomical_queries(batch)], dim=1
