@@ -11,7 +11,8 @@ Rules, in order:
    concepts (< 0.6) nearest to it, then the rest; within a tier, a topic other than the last
    one is preferred (interleaving), then mastery nearest 0.5, then a seeded tie-break.
 5. Difficulty: mean mastery of the weak concepts in play (all of them when none is weak)
-   below 0.3 → easy, above 0.7 → hard, else medium.
+   below 0.3 → easy, above 0.7 → hard, else medium. In play are the chosen concept and the
+   open concepts the learner has answered on (untouched ones carry only their prior).
 
 Usage:
     pick = select_next(model, state, focus=("pneumothorax",), seed=7)
@@ -218,7 +219,8 @@ def select_next(
         notes.append("everything here is mastered, so this is extra practice")
     masteries = {cid: model.mastery(state, cid) for cid in open_concepts}
     concept_id = _rank(bank, state, masteries, rng)[0]
-    difficulty = auto_difficulty(list(masteries.values()))
+    in_play = [m for cid, m in masteries.items() if cid == concept_id or cid in state.concepts]
+    difficulty = auto_difficulty(in_play)
     question = _pick_question(bank, concept_id, difficulty, avoid, state.seen, rng)
     if question is None:
         raise LookupError(f"no question tests concept {concept_id}")
