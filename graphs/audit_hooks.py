@@ -1,4 +1,4 @@
-"""Write the graph's audit events: routes, model calls, tool calls, guard decisions, turn errors.
+"""Write the graph's audit events: routes, model and tool calls, guards, approvals, turn errors.
 
 The thread, run, user and tenant come from the LangGraph config of the node that is running, so
 agents and tools need not pass them around.
@@ -16,6 +16,7 @@ from agents.tool_calls import ToolCallReport
 from state.audit import AuditEvent, AuditEventType, AuditTrail
 from state.schema import RoutePlan
 from tools.guards.metrics import GuardDecision
+from tools.policy.schema import ActionPlan, ActionResult, Approval
 
 
 def _identity(config: RunnableConfig | None) -> dict[str, str | None]:
@@ -113,6 +114,70 @@ class GraphAuditor:
                 "reason": decision.reason,
                 "detail": decision.detail,
                 "needs_human": decision.action == "escalate",
+            },
+            _current_config(),
+        )
+
+    def policy_decision(self, plan: ActionPlan) -> None:
+        """A gated-action request and the evaluator's decision: facts and rules, no content."""
+        request, decision = plan.request, plan.decision
+        self._record(
+            "tool_call",
+            {
+                "tool": "policy_evaluate",
+                "request_id": plan.request_id,
+                "action": plan.action,
+                "requested_role": plan.requested_role,
+                "data_class": request.data_class if request else None,
+                "destination": request.destination if request else None,
+                "attributes": request.attributes if request else {},
+                "effect": decision.effect if decision else None,
+                "rule_ids": list(decision.rule_ids) if decision else [],
+                "sections": list(decision.sections) if decision else [],
+                "approvers": list(decision.approvers) if decision else [],
+                "unavailable": plan.unavailable,
+            },
+            _current_config(),
+        )
+
+    def approval_requested(self, plan: ActionPlan, approvers: list[str]) -> None:
+        """The graph paused for a human: which request, and who may decide it."""
+        self._record(
+            "interrupt",
+            {"request_id": plan.request_id, "action": plan.action, "approvers": approvers},
+            _current_config(),
+        )
+
+    def approval_reply(
+        self, plan: ActionPlan, reply: Approval, note: str, *, accepted: bool
+    ) -> None:
+        """A human's reply: approver, role, decision and redacted note; refused roles too."""
+        self._record(
+            "approval",
+            {
+                "request_id": plan.request_id,
+                "action": plan.action,
+                "approver": reply.approver,
+                "role": reply.role,
+                "decision": reply.decision,
+                "note": note,
+                "accepted": accepted,
+            },
+            _current_config(),
+        )
+
+    def action_result(
+        self, plan: ActionPlan, result: ActionResult | None, error: BaseException | None = None
+    ) -> None:
+        """What a gated action did: counts, ids and paths only (an erasure keeps the fact)."""
+        self._record(
+            "tool_call",
+            {
+                "tool": plan.action,
+                "request_id": plan.request_id,
+                "outcome": "ok" if error is None else "error",
+                "error": None if error is None else error.__class__.__name__,
+                "result": result.result if result else {},
             },
             _current_config(),
         )

@@ -15,7 +15,9 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
+from graphs.approvals import INTERRUPT_CHANNEL, PendingApproval, approvals_in
 from graphs.audit_hooks import GraphAuditor
 from graphs.guard_nodes import OUTPUT_GUARD
 from state.schema import INTENTS, Attachment, PhiVault, RoutePlan
@@ -45,7 +47,14 @@ class AnswerEvent:
     needs_human: bool
 
 
-TurnEvent = RouteEvent | TokenEvent | AnswerEvent
+@dataclass(frozen=True)
+class ApprovalEvent:
+    """The turn paused: a gated action waits for a human's approval (`/approve`, `/reject`)."""
+
+    pending: PendingApproval
+
+
+TurnEvent = RouteEvent | TokenEvent | AnswerEvent | ApprovalEvent
 
 
 def thread_config(thread_id: str, **identity: str) -> RunnableConfig:
@@ -63,25 +72,29 @@ def stream_turn(
     auditor: GraphAuditor | None = None,
     restore_phi: bool = False,
     attachments: Sequence[Attachment] = (),
+    user_role: str | None = None,
+    resume: Command | None = None,
 ) -> Iterator[TurnEvent]:
     """Run a turn; `text=None` retries the interrupted turn from its last checkpoint.
 
     Answers come from the output guard. With `restore_phi`, redacted values are put back in
     the answers shown, and only when `user_id` is the user whose messages were redacted.
     With an `auditor`, the turn's events are flushed at its end; a failed turn is audited too.
-    `attachments` belong to this turn only (each new turn replaces them).
+    `attachments` belong to this turn only (each new turn replaces them). `user_role` is the
+    role gated actions are requested in; `resume` answers a paused approval (`text=None`).
     """
-    graph_input = (
-        None
-        if text is None
-        else {
+    graph_input: Command | dict[str, Any] | None = resume
+    if resume is None and text is not None:
+        graph_input = {
             "messages": [HumanMessage(text)],
             "user_id": user_id,
             "tenant_id": tenant_id,
             "attachments": list(attachments),
         }
-    )
-    config = thread_config(thread_id, user_id=user_id, tenant_id=tenant_id, run_id=uuid.uuid4().hex)
+    identity = {"user_id": user_id, "tenant_id": tenant_id, "run_id": uuid.uuid4().hex}
+    if user_role is not None:
+        identity["user_role"] = user_role
+    config = thread_config(thread_id, **identity)
     try:
         for event in _events(graph, graph_input, config):
             if restore_phi and isinstance(event, AnswerEvent):
@@ -97,7 +110,9 @@ def stream_turn(
 
 
 def _events(
-    graph: CompiledStateGraph, graph_input: dict[str, Any] | None, config: RunnableConfig
+    graph: CompiledStateGraph,
+    graph_input: Command | dict[str, Any] | None,
+    config: RunnableConfig,
 ) -> Iterator[TurnEvent]:
     for mode, payload in graph.stream(graph_input, config, stream_mode=["messages", "updates"]):
         if mode == "messages":
@@ -107,6 +122,11 @@ def _events(
                 yield TokenEvent(agent=node, text=chunk.text)
             continue
         for node, update in payload.items():
+            if node == INTERRUPT_CHANNEL:
+                thread_id = str(config["configurable"]["thread_id"])
+                for pending in approvals_in(thread_id, update):
+                    yield ApprovalEvent(pending)
+                continue
             if not isinstance(update, dict):
                 continue
             if node == "supervisor" and update.get("route") is not None:
@@ -137,8 +157,12 @@ def _answer_event(message: AnyMessage) -> AnswerEvent:
 
 
 def pending_retry(graph: CompiledStateGraph, thread_id: str) -> bool:
-    """True when the thread's last turn stopped before finishing (a retry would resume it)."""
-    return bool(graph.get_state(thread_config(thread_id)).next)
+    """True when the thread's last turn stopped before finishing (a retry would resume it).
+
+    A turn paused for an approval is waiting, not failed: it resumes with the human's reply.
+    """
+    state = graph.get_state(thread_config(thread_id))
+    return bool(state.next) and not state.interrupts
 
 
 def history(graph: CompiledStateGraph, thread_id: str) -> list[AnyMessage]:
