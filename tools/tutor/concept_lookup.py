@@ -1,6 +1,7 @@
 """Find the curriculum concepts a learner's phrase names ("the silhouette sign", "devices", "PPV").
 
-Matching is lexical and deterministic, best tier first:
+Matching is lexical and deterministic, best tier first, and a phrase or alias must cover more
+than half of the text's content words (so "unicorn anatomy" names nothing):
 1. a title or id phrase occurring in the text ("pleural effusion") → the longest such phrases,
    unless a longer topic name or alias occurs ("machine learning") → every concept of the topic;
 2. else a distinctive word (≥ 5 letters) of a title or id ("inspiration") → every concept with it.
@@ -24,7 +25,10 @@ TOPIC_ALIASES: dict[Topic, tuple[str, ...]] = {
     "ml": ("ml", "machine learning", "medical ai", "ai", "statistics", "ai evaluation"),
 }
 STOPWORDS = frozenset(
-    stems("a an the of and or in on for to with its their your my me about what is are how")
+    stems(
+        "a an the of and or in on for to with its their your my me about what is are how "
+        "quiz test explain question questions practice please some more tell teach"
+    )
 )
 MIN_WORD = 5
 _SPLIT = re.compile(r",|\(|\)|\band\b|:|;")
@@ -65,12 +69,14 @@ class ConceptIndex:
             for cid, phrases in self._phrases.items()
         }
         longest = max(lengths.values())
+        if 2 * longest <= len(words):
+            longest = 0  # a phrase naming less than half of the words is not what was meant
         topic_lengths = {
             topic: max((len(a) for a in aliases if _contains(words, a)), default=0)
             for topic, aliases in self._topics.items()
         }
         topic, topic_length = max(topic_lengths.items(), key=lambda item: item[1])
-        if topic_length > longest:
+        if topic_length > longest and 2 * topic_length > len(words):
             return [c.id for c in self.bank.concepts if c.topic == topic]
         if longest:
             return [cid for cid, n in lengths.items() if n == longest]

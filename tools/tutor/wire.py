@@ -52,7 +52,7 @@ class NextQuestionOutput(BaseModel):
 class GradeAnswerInput(LearnerRef):
     """Arguments of `grade_answer`: the learner's answer to the pending question."""
 
-    answer: str = Field(max_length=4000)
+    answer: str
 
 
 class GradeResult(BaseModel):
