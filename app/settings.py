@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from state.errors import ConfigError
+from state.roles import Role
 
 ModelRoleName = Literal["router", "composer", "judge"]
 MODEL_ROLES: tuple[ModelRoleName, ...] = ("router", "composer", "judge")
@@ -140,6 +141,16 @@ class Settings(BaseSettings):
     guard_grounding_semantic: float = Field(default=0.6, ge=0, le=1)
     guard_grounding_min_kept: float = Field(default=0.5, ge=0, le=1)
 
+    # --- Policy (issue 7): the local user's role, the rule file, where gated actions write ---
+    user_role: Role = Field(
+        default="clinician", description="the CLI user's role for gated actions and approvals"
+    )
+    policy_rules: Path | None = Field(default=None, description="None = the packaged rules")
+    policy_outbox_dir: Path | None = Field(
+        default=None, description="patient copies and exports; None = <data dir>/outbox"
+    )
+    # --- end of Policy ---
+
     @model_validator(mode="after")
     def _check_thresholds(self) -> Settings:
         if self.route_verify_threshold > self.route_direct_threshold:
@@ -176,6 +187,11 @@ class Settings(BaseSettings):
     def resolved_checkpoint_url(self) -> str:
         """The checkpoint URL, defaulting to a SQLite file under the data directory."""
         return self.checkpoint_url or f"sqlite:///{self.data_dir / 'checkpoints.sqlite'}"
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        """Where gated actions write patient copies and exports (policy)."""
+        return self.policy_outbox_dir or self.data_dir / "outbox"
 
     @property
     def resolved_audit_url(self) -> str:

@@ -37,13 +37,12 @@ from agents.registry import AgentTask
 from graphs.audit_hooks import GraphAuditor
 from graphs.supervisor import AgentInput
 from state.errors import ApprovalError, InputError, PermissionDenied
+from state.roles import ROLES, Role
 from state.schema import (
-    ROLES,
     AgentAnswer,
     Attachment,
     PhiVault,
     PolicyLedger,
-    Role,
     RouteTask,
     merge_answers,
     merge_ledger,

@@ -11,6 +11,8 @@ from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from state.roles import Role
+
 Intent = Literal["radiology", "documents", "tutor", "policy", "general", "escalate"]
 INTENTS: tuple[Intent, ...] = ("radiology", "documents", "tutor", "policy", "general", "escalate")
 SPECIALIST_INTENTS: tuple[Intent, ...] = ("radiology", "documents", "tutor", "policy")
@@ -106,8 +108,6 @@ class Attachment(BaseModel):
     size_bytes: int = Field(ge=0)
 
 
-Role = Literal["clinician", "trainee", "admin"]
-ROLES: tuple[Role, ...] = ("clinician", "trainee", "admin")
 Effect = Literal["allow", "deny", "needs_approval"]
 PolicyOutcome = Literal["denied", "executed", "rejected", "unavailable"]
 

@@ -14,7 +14,8 @@ denied. A request that no rule matches gets the rule file's default: deny.
 
 from __future__ import annotations
 
-from state.schema import ROLES, Effect
+from state.roles import ROLES
+from state.schema import Effect
 from tools.policy.rules import AttributeValue, Rule, RuleSet
 from tools.policy.schema import ActionRequest, PolicyDecision
 
