@@ -95,6 +95,7 @@ class Runtime:
         self.models = ModelRegistry(settings.local_device)
         self.graph: CompiledStateGraph
         self.checkpointer_url = settings.resolved_checkpoint_url
+        self.embedded_url: str | None = None
 
     def __enter__(self) -> Runtime:
         try:
@@ -127,6 +128,7 @@ class Runtime:
             )
             server = EmbeddedModelServer(engine, model_name=settings.model_name)
             embedded_url = self._stack.enter_context(server).base_url
+            self.embedded_url = embedded_url
         audit = self._stack.enter_context(
             open_audit(settings.resolved_audit_url, fail_open=settings.audit_fail_open)
         )
@@ -134,6 +136,7 @@ class Runtime:
         with self._console.status("Loading the intent router and guards"):
             embedder = self.models.get("minilm", MiniLMEmbedder.load)
             guards = build_guards(settings, embedder, observer=self.auditor.guard)
+            self.guards = guards
             classifier = IntentClassifier.from_default(guards.embeddings)
         access = build_model_access(
             settings, embedded_url, observer=self.auditor.model_call, guard=guards.call_guard
