@@ -18,7 +18,6 @@ from pathlib import Path
 
 from state.errors import InputError
 from tools.tutor.bank import Bank, Question
-from tools.tutor.bkt import fit_or_default
 from tools.tutor.concept_lookup import ConceptIndex
 from tools.tutor.grading import LETTERS, Grader
 from tools.tutor.hints import (
@@ -28,9 +27,10 @@ from tools.tutor.hints import (
     graduated_hint,
     worked,
 )
-from tools.tutor.learner import LearnerModel, LearnerState, Purpose, sequences_by_concept
+from tools.tutor.learner import LearnerModel, LearnerState, Purpose
 from tools.tutor.learner_store import ErasedCounts, LearnerStore, StoredParams
-from tools.tutor.progress import plot_filename, plot_mastery, progress_rows
+from tools.tutor.progress import progress_report
+from tools.tutor.refit import refit_params
 from tools.tutor.selection import mark_asked, select_next, start_diagnostic
 from tools.tutor.wire import (
     ConceptExplanation,
@@ -200,54 +200,12 @@ class Tutor:
 
     def progress_report(self, args: ProgressInput) -> ProgressReport:
         """The learner's table of concepts, totals, diagnostic status and mastery plot."""
-        state = self.learner(args)
-        events = self.store.events(args.tenant_id, args.user_id)
-        counted = [e for e in events if e.counted]
-        diagnostic = state.diagnostic
-        status = (
-            "not taken"
-            if diagnostic is None
-            else "finished"
-            if diagnostic.finished
-            else f"{diagnostic.done} of {len(diagnostic.plan)} items answered"
-        )
-        plot_path = None
-        if args.plot and counted:
-            target = self.plot_dir / plot_filename(args.tenant_id, args.user_id)
-            plot_path = str(plot_mastery(self.bank, events, target))
-        return ProgressReport(
-            rows=progress_rows(self.model, state),
-            answered=len(counted),
-            correct=sum(e.correct for e in counted),
-            diagnostic=status,
-            plot_path=plot_path,
-        )
+        return progress_report(self.model, self.store, args, self.plot_dir)
 
-    def refit(
-        self, min_sequences: int = 30, min_observations: int = 150
-    ) -> dict[str, StoredParams]:
+    def refit(self) -> dict[str, StoredParams]:
         """Fit each concept's BKT parameters by EM from every learner's logged answers."""
-        sequences = sequences_by_concept(self.store.events())
-        fitted: dict[str, StoredParams] = {}
-        for concept_id, seqs in sequences.items():
-            if not self.bank.has_concept(concept_id):
-                continue
-            default = self.model.params(concept_id)
-            params, fit = fit_or_default(
-                seqs, default, min_sequences=min_sequences, min_observations=min_observations
-            )
-            if fit is not None:
-                fitted[concept_id] = StoredParams(
-                    prior=params.prior,
-                    learn=params.learn,
-                    guess=params.guess,
-                    slip=params.slip,
-                    sequences=fit.sequences,
-                    observations=fit.observations,
-                )
-        self.store.save_params(fitted)
-        self.model.set_params({k: v.bkt() for k, v in fitted.items()})
-        return fitted
+        with self._lock:
+            return refit_params(self.model, self.store)
 
     def erase_learner(self, user_id: str, tenant_id: str | None = None) -> ErasedCounts:
         """Delete everything stored about a learner; returns the counts, keeps no data."""

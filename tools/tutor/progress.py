@@ -1,8 +1,8 @@
 """The learner's progress: a table of concepts and a PNG of mastery per concept over time.
 
 Usage:
-    rows = progress_rows(model, state)
-    path = plot_mastery(bank, events, data_dir / "tutor" / "progress.png")
+    report = progress_report(model, store, ProgressInput(user_id="u1"), data_dir / "tutor")
+    report.rows[0].mastery, report.plot_path
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from tools.tutor.learner import (
     LearnerState,
     mastery_history,
 )
+from tools.tutor.learner_store import LearnerStore
 from tools.tutor.selection import WEAK
-from tools.tutor.wire import ProgressRow
+from tools.tutor.wire import ProgressInput, ProgressReport, ProgressRow
 
 STATUS_ORDER = ("mastered", "passed", "learning", "weak", "not started", "locked")
 
@@ -90,3 +91,32 @@ def plot_mastery(bank: Bank, events: Sequence[AnswerEvent], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return path
+
+
+def progress_report(
+    model: LearnerModel, store: LearnerStore, args: ProgressInput, plot_dir: Path
+) -> ProgressReport:
+    """The learner's table of concepts, totals, diagnostic status and mastery plot."""
+    state = store.load(args.tenant_id, args.user_id) or LearnerState(
+        tenant_id=args.tenant_id, user_id=args.user_id
+    )
+    events = store.events(args.tenant_id, args.user_id)
+    counted = [e for e in events if e.counted]
+    diagnostic = state.diagnostic
+    if diagnostic is None:
+        status = "not taken"
+    elif diagnostic.finished:
+        status = "finished"
+    else:
+        status = f"{diagnostic.done} of {len(diagnostic.plan)} items answered"
+    plot_path = None
+    if args.plot and counted:
+        target = plot_dir / plot_filename(args.tenant_id, args.user_id)
+        plot_path = str(plot_mastery(model.bank, events, target))
+    return ProgressReport(
+        rows=progress_rows(model, state),
+        answered=len(counted),
+        correct=sum(e.correct for e in counted),
+        diagnostic=status,
+        plot_path=plot_path,
+    )

@@ -13,6 +13,7 @@ from tools.tutor.bank import Bank
 from tools.tutor.engine import NoOpenQuestion, Tutor, UnknownConcept
 from tools.tutor.grading import AnswerRejected, Grader
 from tools.tutor.learner_store import LearnerStore, open_learner_store
+from tools.tutor.refit import refit_params
 from tools.tutor.wire import (
     ExplainInput,
     GradeAnswerInput,
@@ -181,7 +182,7 @@ def test_refit_fits_concepts_with_enough_logged_answers(tutor: Tutor) -> None:
         for k in range(5):
             tutor.next_question(NextQuestionInput(**ref, focus=["sensitivity"]))
             tutor.grade_answer(GradeAnswerInput(**ref, answer="B" if (n + k) % 3 else "A"))
-    fitted = tutor.refit(min_sequences=30, min_observations=100)
+    fitted = refit_params(tutor.model, tutor.store, min_sequences=30, min_observations=100)
     assert "sensitivity" in fitted and fitted["sensitivity"].sequences == 40
     assert tutor.store.load_params()["sensitivity"] == fitted["sensitivity"]
     assert tutor.model.params("sensitivity") == fitted["sensitivity"].bkt()
