@@ -151,6 +151,16 @@ class Settings(BaseSettings):
     )
     # --- end of Policy ---
 
+    # --- Tutor (issue 8): learner store, free-text judge, selection seed ---
+    tutor_url: str | None = Field(
+        default=None, description="postgresql:// or sqlite:///; None = the audit database"
+    )
+    tutor_judge: bool = Field(
+        default=False, description="grade free-text answers with the judge model role"
+    )
+    tutor_seed: int = Field(default=0, description="seed of the tutor's item selection")
+    # --- end of Tutor ---
+
     @model_validator(mode="after")
     def _check_thresholds(self) -> Settings:
         if self.route_verify_threshold > self.route_direct_threshold:
@@ -197,6 +207,11 @@ class Settings(BaseSettings):
     def resolved_audit_url(self) -> str:
         """The audit URL, defaulting to a SQLite file under the data directory."""
         return self.audit_url or f"sqlite:///{self.data_dir / 'audit.sqlite'}"
+
+    @property
+    def resolved_tutor_url(self) -> str:
+        """Where learner state and answer events live: the audit database unless set (tutor)."""
+        return self.tutor_url or self.resolved_audit_url
 
     @property
     def resolved_server_keys_file(self) -> Path:
