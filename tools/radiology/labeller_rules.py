@@ -4,6 +4,14 @@ Every pattern runs on lowercased text. A condition is found either by a direct m
 ("cardiomegaly", "effusion") or, for the heart and mediastinum, by an anatomical subject whose
 state word says enlarged or normal ("the heart is enlarged", "normal heart size").
 Mention phrases follow the CheXpert labeller's categories; the code is our own.
+
+Where these rules differ from CheXpert, on purpose:
+- a "stable" or "unchanged" heart or mediastinum is no mention (CheXpert: uncertain);
+- Support Devices also covers surgical clips, wires, sutures and de-identified device shapes
+  ("xxxx-a-xxxx", "tip projecting over");
+- "No Finding" is ruled out by more non-CheXpert abnormalities (low lung volumes, surgical
+  changes, tortuous aorta, ...), listed under `OTHER_FINDING`;
+- the CHF/heart-failure → uncertain Cardiomegaly exception is not applied.
 """
 
 from __future__ import annotations
