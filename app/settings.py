@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     server_redis_url: str | None = Field(
         default=None, description="threads, runs and run events; None = the checkpoint URL"
     )
+    server_redis_prefix: str = Field(default="medgraph:srv", min_length=1)
     server_max_body_bytes: int = Field(default=70 * 1024 * 1024, gt=0)
     server_max_attachment_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     server_max_concurrent_runs: int = Field(default=32, ge=1, description="per worker process")
