@@ -81,7 +81,7 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
     return (rgb[..., :3].astype(np.float32) @ _LUMA).astype(np.float32)
 
 
-def _pil_to_gray(image: Image.Image) -> np.ndarray:
+def pil_to_gray(image: Image.Image) -> np.ndarray:
     """A decoded PIL image of any mode as grayscale float in [0, 1]."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         return _stretch(np.asarray(image))
@@ -114,7 +114,7 @@ def _decode_pil(data: bytes, source: str) -> np.ndarray:
             upright = ImageOps.exif_transpose(image)
         except _PIL_ERRORS as exc:
             raise InputError(f"{source}: corrupt or truncated {image.format} file ({exc})") from exc
-        return _pil_to_gray(upright)
+        return pil_to_gray(upright)
 
 
 def _decode_dicom(data: bytes, source: str, *, force: bool) -> np.ndarray:
