@@ -12,7 +12,9 @@ from PIL import Image
 
 from state.errors import InputError
 from tests.tools.radiology.phantom_support import lung_masks, measured_ctr, widest_row
+from tools.radiology.augment import EvalTransform
 from tools.radiology.conditions import REGIONS
+from tools.radiology.image_io import load_image
 from tools.radiology.phantom_anatomy import build_anatomy
 from tools.radiology.phantom_findings import draw_finding
 from tools.radiology.phantom_spec import FINDINGS, FindingName, PhantomSpec, finding_side
@@ -134,6 +136,17 @@ def test_write_phantom_saves_a_grayscale_png_of_the_asked_size(tmp_path: Path) -
         pixels = np.asarray(image)
     expected = make_phantom(PhantomSpec.parse("cardiomegaly,effusion_left"), 4, 96, lung_masks())
     assert np.abs(pixels / 255.0 - expected.image).max() <= 0.5 / 255 + 1e-6
+
+
+def test_a_written_phantom_reads_back_through_image_io_and_the_eval_transform(
+    tmp_path: Path,
+) -> None:
+    out = write_phantom("pneumothorax_left", tmp_path / "p.png", 2, 96, masks=lung_masks())
+    pixels = EvalTransform(64)(load_image(out, 64))
+    assert pixels.shape == (3, 64, 64)
+    film = phantom("pneumothorax_left", seed=2, size=96)
+    expected = EvalTransform(64)(film.image)
+    assert (pixels - expected).abs().mean() < 0.01
 
 
 def test_write_phantom_rejects_bad_names_suffixes_and_sizes(tmp_path: Path) -> None:
