@@ -160,6 +160,9 @@ class Settings(BaseSettings):
         default=False, description="grade free-text answers with the judge model role"
     )
     tutor_seed: int = Field(default=0, description="seed of the tutor's item selection")
+    tutor_case_questions: int = Field(
+        default=30, ge=0, le=600, description="questions built from IU X-ray reports; 0 = none"
+    )
     # --- end of Tutor ---
 
     @model_validator(mode="after")

@@ -27,7 +27,7 @@ from tools.tutor.hints import (
     graduated_hint,
     worked,
 )
-from tools.tutor.learner import LearnerModel, LearnerState, Purpose
+from tools.tutor.learner import LearnerModel, LearnerState, PendingQuestion, Purpose
 from tools.tutor.learner_store import ErasedCounts, LearnerStore, StoredParams
 from tools.tutor.progress import progress_report
 from tools.tutor.refit import refit_params
@@ -132,7 +132,7 @@ class Tutor:
                 raise NoOpenQuestion(
                     "There is no open question to answer. Say “quiz me” and I will ask one."
                 )
-            question = self.bank.question(pending.question_id)
+            question = self._open_question(state, pending)
             grade = self.grader.grade(question, args.answer)
             attempt = pending.wrong_attempts + 1
             counted = attempt == 1 and pending.hints_given == 0
@@ -175,6 +175,16 @@ class Tutor:
             citations=citations,
         )
 
+    def _open_question(self, state: LearnerState, pending: PendingQuestion) -> Question:
+        """The open question; one that left the bank (e.g. a changed case set) is dropped."""
+        if self.bank.has_question(pending.question_id):
+            return self.bank.question(pending.question_id)
+        self.store.save(state.model_copy(update={"pending": None}))
+        raise NoOpenQuestion(
+            "Your open question is no longer in the question bank, so I dropped it. "
+            "Say “quiz me” for a new one."
+        )
+
     def give_hint(self, args: HintInput) -> HintView:
         """The next graduated hint on the open question; the third (worked answer) closes it."""
         with self._lock:
@@ -182,7 +192,7 @@ class Tutor:
             pending = state.pending
             if pending is None:
                 raise NoOpenQuestion("There is no open question to hint at. Say “quiz me” first.")
-            question = self.bank.question(pending.question_id)
+            question = self._open_question(state, pending)
             level = min(pending.hints_given + 1, MAX_HINT_LEVEL)
             hint = graduated_hint(self.bank, question, level)
             closed = level >= MAX_HINT_LEVEL

@@ -186,3 +186,14 @@ def test_refit_fits_concepts_with_enough_logged_answers(tutor: Tutor) -> None:
     assert "sensitivity" in fitted and fitted["sensitivity"].sequences == 40
     assert tutor.store.load_params()["sensitivity"] == fitted["sensitivity"]
     assert tutor.model.params("sensitivity") == fitted["sensitivity"].bkt()
+
+
+def test_open_question_that_left_the_bank_is_dropped_with_a_clear_reply(tutor: Tutor) -> None:
+    _practice(tutor)
+    state = tutor.learner(tutor_ref())
+    assert state.pending is not None
+    gone = state.pending.model_copy(update={"question_id": "case-removed-1"})
+    tutor.store.save(state.model_copy(update={"pending": gone}))
+    with pytest.raises(NoOpenQuestion, match="no longer in the question bank"):
+        tutor.grade_answer(GradeAnswerInput(**USER, answer="B"))
+    assert tutor.learner(tutor_ref()).pending is None
