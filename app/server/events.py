@@ -22,7 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from langchain_core.messages import AIMessageChunk, BaseMessage, BaseMessageChunk
+from langchain_core.messages import (
+    AIMessageChunk,
+    BaseMessage,
+    BaseMessageChunk,
+    message_chunk_to_message,
+)
 from langgraph.types import Interrupt
 
 from app.server.views import public_update, public_values
@@ -119,7 +124,9 @@ class StreamTranslator:
             known = self._partial.get(message.id)
             self._partial[message.id] = message if known is None else known + message
             events += self._announce(message.id, metadata)
-            events.append(("messages/partial", [self._partial[message.id]]))
+            events.append(
+                ("messages/partial", [message_chunk_to_message(self._partial[message.id])])
+            )
         return events
 
     def _complete(self, message: BaseMessage, metadata: dict[str, Any]) -> list[Event]:
