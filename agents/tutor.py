@@ -44,6 +44,9 @@ WELCOME = (
     "after it I pick questions at the edge of what you know."
 )
 
+STOPPED = "Quiz paused: I set the open question aside. Ask me anything, or say “quiz me” to go on."
+NOTHING_OPEN = "There is no open question to stop. Say “quiz me” whenever you want one."
+
 
 class TutorAgent:
     """Teaches chest radiography and medical AI through the tutor tools."""
@@ -79,6 +82,9 @@ class TutorAgent:
             hint = tutor.give_hint(HintInput(**who))
             closing = "\nSay “next” for another question." if hint.kind == "worked" else ""
             return render_hint(hint) + closing, hint.citations
+        if request.kind == "stop":
+            closed = tutor.close_question(ref)
+            return (STOPPED if closed else NOTHING_OPEN), []
         if request.kind == "skip":
             return render_question(tutor.next_question(NextQuestionInput(**who)), bank), []
         if request.kind == "quiz":

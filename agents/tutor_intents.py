@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-RequestKind = Literal["progress", "diagnostic", "hint", "skip", "explain", "quiz", "answer"]
+RequestKind = Literal["progress", "diagnostic", "hint", "skip", "stop", "explain", "quiz", "answer"]
 
 _POLITE = (
     r"^(?:(?:ok(?:ay)?|so|now|please|pls|hey|hi|can you|could you|would you|i want you to)[,\s]+)*"
@@ -36,6 +36,11 @@ _HINT = re.compile(
 _SKIP = re.compile(
     r"^(?:skip(?:\s+(?:this|it|this\s+one|question))?|next(?:\s+(?:question|one))?|"
     r"(?:give\s+me\s+)?another(?:\s+(?:question|one))?|pass)\W*$",
+    re.IGNORECASE,
+)
+_STOP = re.compile(
+    r"^(?:stop|quit|exit|end|pause|finish)(?:\s+(?:the\s+)?(?:quiz|quizzing|questions?|tutor|it))?"
+    r"(?:\s+(?:now|for\s+now|please))?\W*$|^i(?:'?m|\s+am)\s+done(?:\s+for\s+now)?\W*$",
     re.IGNORECASE,
 )
 _EXPLAIN = re.compile(
@@ -83,6 +88,8 @@ def parse_request(text: str, has_open_question: bool) -> TutorRequest:
         return TutorRequest("hint")
     if _SKIP.match(command):
         return TutorRequest("skip")
+    if _STOP.match(command):
+        return TutorRequest("stop")
     quiz = _QUIZ.match(command)
     if quiz:
         return TutorRequest("quiz", topic=_topic(quiz.group("topic")))

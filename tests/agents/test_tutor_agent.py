@@ -154,3 +154,15 @@ def test_open_question_survives_a_restart(
         assert open_question(second) == question
         text, _ = say(second, right_answer(second))
     assert text.startswith("Correct")
+
+
+def test_stop_sets_the_open_question_aside_without_an_answer(agent: TutorAgent) -> None:
+    say(agent, "quiz me on calibration")
+    assert agent.tutor.has_open_question(USER.user_id, USER.tenant_id)
+    events = len(agent.tutor.store.events())
+    text, _ = say(agent, "stop the quiz")
+    assert text.startswith("Quiz paused")
+    assert not agent.tutor.has_open_question(USER.user_id, USER.tenant_id)
+    assert len(agent.tutor.store.events()) == events
+    text, _ = say(agent, "stop")
+    assert text.startswith("There is no open question to stop")

@@ -29,6 +29,8 @@ from agents.tutor_intents import TutorRequest, parse_request
         ("I'm stuck", TutorRequest("hint")),
         ("next question", TutorRequest("skip")),
         ("skip", TutorRequest("skip")),
+        ("stop the quiz", TutorRequest("stop")),
+        ("I'm done for now", TutorRequest("stop")),
     ],
 )
 def test_commands_are_recognised(text: str, expected: TutorRequest) -> None:

@@ -92,6 +92,20 @@ class Tutor:
             tenant_id=ref.tenant_id, user_id=ref.user_id
         )
 
+    def has_open_question(self, user_id: str, tenant_id: str = "") -> bool:
+        """Whether the learner owes an answer (the supervisor sends their next message here)."""
+        state = self.store.load(tenant_id, user_id)
+        return state is not None and state.pending is not None
+
+    def close_question(self, ref: LearnerRef) -> bool:
+        """Set the open question aside without an answer; False when none was open."""
+        with self._lock:
+            state = self.learner(ref)
+            if state.pending is None:
+                return False
+            self.store.save(state.model_copy(update={"pending": None}))
+            return True
+
     def resolve(self, phrases: Sequence[str]) -> list[str]:
         """Concept ids for concept ids, titles or topics; UnknownConcept when one names none."""
         found: list[str] = []
