@@ -85,3 +85,9 @@ def test_rejects_too_short_curriculum_text(tmp_path: Path) -> None:
 def test_missing_data_dir_is_an_asset_error(tmp_path: Path) -> None:
     with pytest.raises(AssetError, match="tutor curriculum not found"):
         load_bank(tmp_path / "absent")
+
+
+def test_real_bank_loads_and_meets_the_size_bar() -> None:
+    real = load_bank()
+    assert len(real.concepts) >= 35 and len(real.questions) >= 200
+    assert {c.topic for c in real.concepts} == {"basics", "reading", "conditions", "devices", "ml"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tools.tutor.bank import Bank, Question
+from tools.tutor.bank import Bank, Question, load_bank
 from tools.tutor.learner import ConceptState, LearnerModel, LearnerState
 from tools.tutor.selection import (
     Selection,
@@ -163,3 +163,11 @@ def test_selection_is_deterministic_for_a_seed(bank: Bank) -> None:
     first = [p.question.id for p, _ in run_learner(bank, lambda q: "easy" in q.id, 25, seed=5)[2]]
     again = [p.question.id for p, _ in run_learner(bank, lambda q: "easy" in q.id, 25, seed=5)[2]]
     assert first == again
+
+
+def test_real_bank_diagnostic_spans_every_topic() -> None:
+    real = load_bank()
+    plan = diagnostic_plan(real, seed=0)
+    topics = {real.concept(real.question(q).concepts[0]).topic for q in plan}
+    assert len(plan) == 10 and topics == {"basics", "reading", "conditions", "devices", "ml"}
+    assert all(real.question(q).kind == "mcq" for q in plan)
