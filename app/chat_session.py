@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from app.chat_view import ChatView
 from app.settings import Settings
 from app.user_input import validate_user_text
 from state.errors import InputError, MedGraphError
+from tools.policy.actions import ACTION_NAMES, check_action
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -20,6 +21,11 @@ Commands:
   /thread ID     switch to thread ID and show its history
   /threads       list recent threads
   /retry         retry the last turn if it did not finish (e.g. the model endpoint failed)
+  /action NAME   request a gated action: finalize_radiology_report, share_with_patient,
+                 export_thread or erase_learner_data (plain requests work too, e.g.
+                 "share the report with the patient")
+  /approve [note]   approve the action this thread is waiting for (as your role)
+  /reject [reason]  reject it: nothing is done
   /help          show this help
   /quit          leave (Ctrl-D works too)
 Anything else is sent to MedGraph."""
@@ -67,8 +73,7 @@ class ChatSession:
         try:
             if stripped.startswith("/"):
                 return self._command(stripped)
-            text = validate_user_text(line, self.settings.max_message_chars)
-            self.view.turn(self.runtime.turn(self.thread_id, text))
+            self._send(validate_user_text(line, self.settings.max_message_chars))
         except MedGraphError as exc:
             self.view.error(exc, retry_hint=self.runtime.pending_retry(self.thread_id))
         except Exception as exc:
@@ -95,6 +100,13 @@ class ChatSession:
             self._show_thread()
         elif name == "/threads":
             self.view.threads(self.runtime.threads(), self.thread_id)
+        elif name == "/action":
+            if not arg:
+                raise InputError(f"usage: /action NAME, one of {', '.join(ACTION_NAMES)}")
+            self._send(f"Request action: {check_action(arg)}")
+        elif name in ("/approve", "/reject"):
+            decision: Literal["approve", "reject"] = "approve" if name == "/approve" else "reject"
+            self.view.turn(self.runtime.decide(self.thread_id, decision, arg))
         elif name == "/retry":
             if not self.runtime.pending_retry(self.thread_id):
                 raise InputError("nothing to retry: the last turn of this thread finished")
@@ -103,9 +115,22 @@ class ChatSession:
             raise InputError(f"unknown command {name}; type /help for the list")
         return True
 
+    def _send(self, text: str) -> None:
+        """Run a turn, unless the thread is waiting for an approval (a new turn would drop it)."""
+        waiting = self.runtime.pending(self.thread_id)
+        if waiting:
+            ids = ", ".join(p.request.request_id for p in waiting)
+            raise InputError(
+                f"this thread is waiting for approval of {ids}: /approve [note] or "
+                "/reject [reason] first, or /new for another thread"
+            )
+        self.view.turn(self.runtime.turn(self.thread_id, text))
+
     def _show_thread(self) -> None:
         messages = self.runtime.history(self.thread_id)
         self.view.history(self.thread_id, messages)
+        for pending in self.runtime.pending(self.thread_id):
+            self.view.approval(pending)
         if self.runtime.pending_retry(self.thread_id):
             self.view.note("The last turn of this thread did not finish; /retry resumes it.")
 

@@ -12,11 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from graphs.turns import AnswerEvent, RouteEvent, TokenEvent, TurnEvent
+from graphs.turns import AnswerEvent, ApprovalEvent, RouteEvent, TokenEvent, TurnEvent
 from state.errors import MedGraphError
 
 if TYPE_CHECKING:
     from app.runtime import ThreadSummary
+    from graphs.approvals import PendingApproval
 
 AGENT_STYLE = "bold magenta"
 
@@ -53,11 +54,14 @@ class ChatView:
                         live.start()
                     streamed += event.text
                     live.update(Text.assemble((f"{event.agent}> ", AGENT_STYLE), streamed))
-                elif isinstance(event, AnswerEvent):
+                elif isinstance(event, AnswerEvent | ApprovalEvent):
                     if live is not None:
                         live.stop()
                         live = None
-                    self._answer(event)
+                    if isinstance(event, AnswerEvent):
+                        self._answer(event)
+                    else:
+                        self.approval(event.pending)
         finally:
             if live is not None:
                 live.stop()
@@ -71,6 +75,30 @@ class ChatView:
         self.console.print(f"[{AGENT_STYLE}]{event.agent}>[/] {escape(event.text)}")
         if event.needs_human:
             self.console.print("[bold yellow]Flagged for human follow-up.[/]")
+
+    def approval(self, pending: PendingApproval) -> None:
+        """A gated action waiting for a human: the decision, its rules and sections, a preview."""
+        request = pending.request
+        decision = request.decision
+        self.console.print(
+            f"[bold yellow]Approval needed[/] [cyan]{request.request_id}[/]: "
+            f"{escape(request.action)} requested by {escape(request.requested_by)} "
+            f"({request.requested_role})"
+        )
+        self.console.print(f"  {escape(request.summary)}")
+        self.console.print(
+            f"  Decision: {decision.effect} by rule {', '.join(decision.rule_ids)}: "
+            f"{escape(decision.reason)}"
+        )
+        self.console.print(f"  Approver role: {' or '.join(decision.approvers)}")
+        for cited in request.citations:
+            self.console.print("  " + escape(f"[{cited.id}] {cited.title}"))
+        if request.refusal:
+            self.console.print(f"  [red]Refused:[/] {escape(request.refusal)}")
+        self.console.print("  Preview:")
+        for line in request.preview.splitlines() or [""]:
+            self.console.print(f"  [dim]│[/] {escape(line)}")
+        self.console.print("  " + escape("/approve [note] or /reject [reason]"))
 
     def history(self, thread_id: str, messages: Sequence[AnyMessage]) -> None:
         """Replay a thread's messages."""

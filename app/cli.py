@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from app.approvals_cli import approvals_app
 from app.audit_cli import audit_app
 from app.docs_cli import docs_app
 from app.docs_cli import ingest as ingest_command
@@ -31,6 +32,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(audit_app, name="audit", help="Inspect, verify and export the audit trail.")
+app.add_typer(
+    approvals_app, name="approvals", help="List, approve and reject gated actions awaiting a human."
+)
 app.add_typer(docs_app, name="docs", help="List, show and delete ingested documents.")
 app.command("ingest")(ingest_command)
 app.add_typer(

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
+from typing import Literal
 
 import numpy as np
 from langchain_core.messages import AnyMessage
@@ -24,6 +25,7 @@ from agents.documents import DocumentsAgent
 from agents.escalate import EscalateAgent
 from agents.general import GeneralAgent
 from agents.model_access import ModelAccess
+from agents.policy import PolicyAgent
 from agents.registry import AgentRegistry
 from agents.supervisor import RoutingThresholds, SupervisorRouter, llm_verifier
 from agents.tool_calls import ToolCalls
@@ -31,7 +33,9 @@ from app.docs_cli import store_uri
 from app.guard_setup import build_guards
 from app.model_server import EmbeddedModelServer
 from app.models import build_model_access
+from app.policy_setup import build_policy
 from app.settings import Settings
+from graphs.approvals import PendingApproval, pending_approvals, resume_command
 from graphs.audit_hooks import GraphAuditor
 from graphs.guard_nodes import GraphGuards
 from graphs.supervisor import build_supervisor_graph
@@ -63,13 +67,18 @@ def quiet_model_libraries() -> None:
 
 
 def build_agent_registry(
-    access: ModelAccess, retriever: HybridRetriever, top_k: int, tool_calls: ToolCalls
+    access: ModelAccess,
+    retriever: HybridRetriever,
+    top_k: int,
+    tool_calls: ToolCalls,
+    policy: PolicyAgent,
 ) -> AgentRegistry:
     """Every agent this build installs; specialists register here as they land."""
     registry = AgentRegistry()
     registry.register(EscalateAgent())
     registry.register(GeneralAgent(access, registry.installed))
     registry.register(DocumentsAgent(access, retriever, k=top_k, tool_calls=tool_calls))
+    registry.register(policy)
     return registry
 
 
@@ -155,13 +164,16 @@ class Runtime:
         retriever = HybridRetriever(
             store, guards.embeddings, rrf_k=settings.rag_rrf_k, chunk_filter=screened(guards.chunks)
         )
+        tool_calls = ToolCalls(self.auditor.tool_call)
+        with self._console.status("Checking the policy rules and indexing the policy corpus"):
+            policy = build_policy(settings, access, store, retriever, self.auditor, tool_calls)
         self.agents = build_agent_registry(
-            access, retriever, settings.rag_top_k, ToolCalls(self.auditor.tool_call)
+            access, retriever, settings.rag_top_k, tool_calls, policy.agent
         )
         checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
         graph_guards = GraphGuards(guards.input, guards.output, settings.guard_route_max_chars)
         self.graph = build_supervisor_graph(
-            router, self.agents, self.auditor, graph_guards
+            router, self.agents, self.auditor, graph_guards, agent_nodes={"policy": policy.node}
         ).compile(checkpointer=checkpointer)
 
     def turn(self, thread_id: str, text: str | None) -> Iterator[TurnEvent]:
@@ -174,6 +186,43 @@ class Runtime:
             tenant_id=self.settings.tenant_id,
             auditor=self.auditor,
             restore_phi=self.settings.guard_restore_phi,
+            user_role=self.settings.user_role,
+        )
+
+    def pending(self, thread_id: str) -> list[PendingApproval]:
+        """The gated actions the thread is waiting to have approved."""
+        return pending_approvals(self.graph, thread_id)
+
+    def decide(
+        self,
+        thread_id: str,
+        decision: Literal["approve", "reject"],
+        note: str = "",
+        request_id: str | None = None,
+    ) -> Iterator[TurnEvent]:
+        """Answer the thread's waiting approval as this user, then resume the paused turn.
+
+        The reply is checked first (something pending, the right request, an approver role),
+        so a refused reply raises here and changes nothing.
+        """
+        command = resume_command(
+            self.pending(thread_id),
+            approver=self.settings.user_id,
+            role=self.settings.user_role,
+            decision=decision,
+            note=note,
+            request_id=request_id,
+        )
+        return stream_turn(
+            self.graph,
+            thread_id=thread_id,
+            text=None,
+            user_id=self.settings.user_id,
+            tenant_id=self.settings.tenant_id,
+            auditor=self.auditor,
+            restore_phi=self.settings.guard_restore_phi,
+            user_role=self.settings.user_role,
+            resume=command,
         )
 
     def history(self, thread_id: str) -> list[AnyMessage]:
