@@ -142,7 +142,7 @@ class JudgeParseError(MedGraphError):
 
 def parse_score(text: str, rubric: Rubric) -> int:
     """The first standalone digit of the reply that lies on the rubric's scale."""
-    for match in re.finditer(r"(?<![\d.])(\d)(?![\d.]\d)", text):
+    for match in re.finditer(r"(?<![\d.])(\d)(?!\d|\.\d)", text):
         value = int(match.group(1))
         if rubric.scale.min <= value <= rubric.scale.max:
             return value

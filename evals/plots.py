@@ -83,16 +83,9 @@ def scores_png(suites: Sequence[SuiteResult], path: Path, *, judge_label: str) -
     ax = fig.add_subplot()
     colours = {name: f"C{i}" for i, name in enumerate(dict.fromkeys(s.name for s, _ in rows))}
     for y, (suite, metric) in enumerate(rows):
-        value = metric.value or 0.0
-        low, high = metric.low or value, metric.high or value
-        ax.errorbar(
-            value,
-            y,
-            xerr=[[value - low], [high - value]],
-            fmt="o",
-            capsize=3,
-            color=colours[suite.name],
-        )
+        colour = colours[suite.name]
+        ax.hlines(y, metric.low, metric.high, color=colour, linewidth=1.5)
+        ax.plot(metric.value, y, "o", color=colour)
     labels = [
         f"{s.agent}: {m.name}"
         + (" *" if m.name.startswith("judge_") else "")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -103,9 +102,10 @@ class Rubric(BaseModel):
             raise ValueError(f"levels must describe every score {sorted(expected)}")
         return self
 
-    @cached_property
+    @property
     def digest(self) -> str:
-        """A content hash: a changed rubric never reuses cached verdicts."""
+        """A content hash: a changed rubric never reuses cached verdicts (computed each time,
+        so a `model_copy` with changes never carries the original's hash)."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
     def normalise(self, raw: float) -> float:

@@ -204,6 +204,8 @@ def ratio_rows(numerators: Iterable[float], denominators: Iterable[float]) -> np
     den = np.asarray(list(denominators), dtype=np.float64)
     if num.shape != den.shape:
         raise InputError("ratio rows need one numerator per denominator")
+    if np.any((den == 0) & (num != 0)):
+        raise InputError("an item outside a ratio's subset (denominator 0) needs numerator 0")
     return np.column_stack([num, den])
 
 
