@@ -24,7 +24,7 @@ def render_question(asked: NextQuestionOutput, bank: Bank) -> str:
     q = asked.question
     titles = ", ".join(bank.concept(c).title for c in q.concepts)
     lines = [asked.note] if asked.note else []
-    lines.append(f"{PURPOSE_LABEL[q.purpose]} — {titles} ({q.difficulty}, {q.bloom}). {q.reason}.")
+    lines.append(f"{PURPOSE_LABEL[q.purpose]} — {titles} ({q.difficulty}, {q.bloom}): {q.reason}.")
     lines.append(q.stem)
     lines += q.choices
     if q.kind == "mcq":

@@ -230,10 +230,10 @@ def select_next(
         if ZPD_LOW <= mastery <= ZPD_HIGH
         else "a weak spot"
         if mastery < WEAK
-        else "consolidation"
+        else "to consolidate"
     )
-    reason = f"{bank.concept(concept_id).title}: {band} (mastery {mastery:.2f}), {difficulty}"
-    return Selection(question, concept_id, "practice", difficulty, "; ".join([reason, *notes]))
+    reason = f"{bank.concept(concept_id).title} is {band} (mastery {mastery:.2f})"
+    return Selection(question, concept_id, "practice", difficulty, "; ".join([*notes, reason]))
 
 
 def _rank(
