@@ -25,8 +25,8 @@ from tools.radiology.conditions import CONDITIONS
 from tools.radiology.report_schema import QUERY_NAMES, AttentionOverlay
 
 MIN_OVERLAY_SIDE = 256
-ALPHA = 0.45
-COLORMAP = "inferno"
+ALPHA = 0.5
+COLORMAP = "jet"
 GRID_COLUMNS = 7
 
 
