@@ -7,7 +7,7 @@ milliseconds of each other share one batched beam search; each caller then write
 heatmaps.
 
 Usage:
-    service = RadiologyService(registry, find_checkpoint(None, cache_dir), heatmap_root)
+    service = RadiologyService(registry, lambda: find_checkpoint(None, cache_dir), heatmap_root)
     report = service.report(Path("cxr.png"))          # thread-safe; concurrent calls batch
     service.close()
 """
@@ -15,7 +15,7 @@ Usage:
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from state.errors import AssetError
@@ -66,12 +66,16 @@ def find_checkpoint(configured: Path | None, cache_dir: Path) -> Path:
 
 
 class RadiologyService:
-    """Thread-safe reports from one checkpoint, loaded on first use and batched across callers."""
+    """Thread-safe reports from one checkpoint, loaded on first use and batched across callers.
+
+    `checkpoint` is a folder, or a function that finds one (called on each request until it
+    succeeds, so a model built after start-up is picked up; it raises `AssetError` meanwhile).
+    """
 
     def __init__(
         self,
         registry: ModelRegistry,
-        checkpoint: Path,
+        checkpoint: Path | Callable[[], Path],
         heatmap_root: Path,
         *,
         generation: GenerationSettings | None = None,
@@ -79,26 +83,29 @@ class RadiologyService:
         window_s: float = 0.005,
     ) -> None:
         self._registry = registry
-        self.checkpoint = checkpoint
+        self._locate = checkpoint if callable(checkpoint) else lambda: checkpoint
         self.heatmap_root = heatmap_root
         self._generation = generation or GenerationSettings()
         self._max_batch = max_batch
         self._window_s = window_s
+        self._engine: RadiologyInference | None = None
         self._batcher: MicroBatcher[PreparedImage, Prediction] | None = None
         self._lock = threading.Lock()
 
-    @property
-    def registry_key(self) -> str:
-        """The registry name of this checkpoint with these decoding settings."""
+    def registry_key(self, checkpoint: Path) -> str:
+        """The registry name of a checkpoint with these decoding settings."""
         g = self._generation
-        return f"radiology:{self.checkpoint.resolve()}:beams{g.num_beams}:max{g.max_new_tokens}"
+        return f"radiology:{checkpoint.resolve()}:beams{g.num_beams}:max{g.max_new_tokens}"
 
     def engine(self) -> RadiologyInference:
-        """The loaded model (loaded through the registry on the first call)."""
-        return self._registry.get(
-            self.registry_key,
-            lambda device: RadiologyInference.load(self.checkpoint, device, self._generation),
-        )
+        """The loaded model (found and loaded through the registry on the first call)."""
+        if self._engine is None:
+            path = self._locate()
+            self._engine = self._registry.get(
+                self.registry_key(path),
+                lambda device: RadiologyInference.load(path, device, self._generation),
+            )
+        return self._engine
 
     def _queue(self) -> MicroBatcher[PreparedImage, Prediction]:
         with self._lock:

@@ -74,7 +74,7 @@ def test_concurrent_requests_share_one_batch_and_equal_single_requests(
         for condition, p in alone.aux_probabilities.items():
             assert batched.aux_probabilities[condition] == pytest.approx(p, abs=1e-5)
         assert batched.gate == pytest.approx(alone.gate, abs=1e-5)
-    assert list(registry.reports()) == [service.registry_key]
+    assert list(registry.reports()) == [service.registry_key(checkpoint)]
 
 
 def test_the_model_loads_once_for_every_service_on_the_same_checkpoint(
@@ -85,7 +85,7 @@ def test_the_model_loads_once_for_every_service_on_the_same_checkpoint(
     second = RadiologyService(registry, checkpoint, tmp_path, generation=FAST_DECODING)
     assert first.engine() is second.engine()
     assert len(registry.reports()) == 1
-    assert registry.reports()[first.registry_key].device == "cpu"
+    assert registry.reports()[first.registry_key(checkpoint)].device == "cpu"
     reports = first.reports(films[:2])
     assert [r.image_digest for r in reports] == [
         first.engine().prepare(f).digest for f in films[:2]
@@ -122,3 +122,20 @@ def test_checkpoint_lookup_prefers_configured_then_cache_then_packaged(
     cached.parent.mkdir(parents=True)
     cached.symlink_to(checkpoint)
     assert find_checkpoint(None, cache) == cached
+
+
+def test_a_checkpoint_built_after_start_up_is_found_on_the_next_request(
+    checkpoint: Path, films: list[Path], tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    service = RadiologyService(
+        ModelRegistry("cpu"),
+        lambda: find_checkpoint(tmp_path / "later", cache),
+        tmp_path,
+        generation=FAST_DECODING,
+    )
+    with pytest.raises(AssetError, match="not a checkpoint"):
+        service.report(films[0])
+    (tmp_path / "later").symlink_to(checkpoint)
+    assert service.report(films[0]).model_id
+    service.close()
