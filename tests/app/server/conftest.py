@@ -7,11 +7,13 @@ else is real: MiniLM routing, the guards, Redis checkpoints and run store, the P
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from app.runtime import Runtime
 from app.server.app import create_app
@@ -85,6 +87,10 @@ def server(server_settings: Settings, server_runtime: Runtime, api_keys) -> Iter
         yield running
 
 
-@pytest.fixture
-def fresh_thread_id() -> str:
-    return str(uuid.uuid4())
+@pytest.fixture(scope="session")
+def tiny_png() -> bytes:
+    """A real 32x32 grayscale PNG."""
+    image = Image.new("L", (32, 32), color=90)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
