@@ -66,6 +66,9 @@ def compare_runs(
             rows_now = np.asarray([metric.rows[i] for i, _ in shared])
             rows_then = np.asarray([old.rows[j] for _, j in shared])
             result = paired_compare(metric.kind, rows_now, rows_then, n_boot=n_boot, seed=seed)
+            counted = len(shared)
+            if metric.kind == "ratio":
+                counted = int(np.count_nonzero((rows_now[:, 1] != 0) | (rows_then[:, 1] != 0)))
             out.append(
                 MetricComparison(
                     suite=suite.name,
@@ -76,7 +79,7 @@ def compare_runs(
                     low=result.low,
                     high=result.high,
                     p_value=result.p_value,
-                    n=result.n,
+                    n=counted,
                     higher_is_better=metric.higher_is_better,
                 )
             )

@@ -65,7 +65,11 @@ def metric_table(run: RunResult, checks: Sequence[ThresholdCheck] = ()) -> Table
     by_metric = _checks_by_metric(checks)
     table = Table(title=f"Eval run {run.run_id} (judge: {run.judge.label})", show_lines=False)
     for column in ("suite", "metric", "value", "95% CI", "n", "threshold"):
-        table.add_column(column, justify="right" if column in ("value", "n") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("value", "n") else "left",
+            no_wrap=column in ("suite", "metric", "value"),
+        )
     for suite in run.suites:
         if suite.status != "ok":
             table.add_row(suite.name, f"[yellow]{suite.status}[/]", "", "", "", suite.reason)
@@ -207,7 +211,7 @@ def render_markdown(
                 ],
             )
     if history:
-        keys = [k for k in history[-1].values if not k.endswith("_errors")][:8]
+        keys = list({k.split("/")[0]: k for k in reversed(history[-1].values)}.values())[::-1]
         lines += ["## History (latest runs)", ""]
         lines += _markdown_table(
             ["run", "judge", *keys],
