@@ -18,6 +18,7 @@ from app.docs_cli import docs_app
 from app.docs_cli import ingest as ingest_command
 from app.guard_cli import guard_app
 from app.settings import Settings, get_settings
+from app.tutor_cli import tutor_app
 from app.user_input import decode_user_bytes, validate_user_text
 from state.errors import MedGraphError
 
@@ -39,6 +40,9 @@ app.add_typer(docs_app, name="docs", help="List, show and delete ingested docume
 app.command("ingest")(ingest_command)
 app.add_typer(
     guard_app, name="guard", help="Debug the guardrails: each guard's decision on a text."
+)
+app.add_typer(
+    tutor_app, name="tutor", help="Check the tutor's bank, show a learner's progress, refit BKT."
 )
 console = Console()
 err_console = Console(stderr=True)

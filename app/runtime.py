@@ -29,12 +29,14 @@ from agents.policy import PolicyAgent
 from agents.registry import AgentRegistry
 from agents.supervisor import RoutingThresholds, SupervisorRouter, llm_verifier
 from agents.tool_calls import ToolCalls
+from agents.tutor import TutorAgent
 from app.docs_cli import store_uri
 from app.guard_setup import build_guards
 from app.model_server import EmbeddedModelServer
 from app.models import build_model_access
 from app.policy_setup import build_policy
 from app.settings import Settings
+from app.tutor_setup import open_tutor
 from graphs.approvals import PendingApproval, pending_approvals, resume_command
 from graphs.audit_hooks import GraphAuditor
 from graphs.guard_nodes import GraphGuards
@@ -49,6 +51,7 @@ from tools.models.registry import ModelRegistry
 from tools.rag.hybrid_search import ChunkFilter, HybridRetriever, RetrievedChunk
 from tools.rag.store import ChunkStore
 from tools.routing.intent_classifier import IntentClassifier
+from tools.tutor.engine import Tutor
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ def build_agent_registry(
     top_k: int,
     tool_calls: ToolCalls,
     policy: PolicyAgent,
+    tutor: Tutor,
 ) -> AgentRegistry:
     """Every agent this build installs; specialists register here as they land."""
     registry = AgentRegistry()
@@ -79,6 +83,7 @@ def build_agent_registry(
     registry.register(GeneralAgent(access, registry.installed))
     registry.register(DocumentsAgent(access, retriever, k=top_k, tool_calls=tool_calls))
     registry.register(policy)
+    registry.register(TutorAgent(tutor))
     return registry
 
 
@@ -165,10 +170,13 @@ class Runtime:
             store, guards.embeddings, rrf_k=settings.rag_rrf_k, chunk_filter=screened(guards.chunks)
         )
         tool_calls = ToolCalls(self.auditor.tool_call)
+        tutor = self._stack.enter_context(open_tutor(settings, guards.embeddings.embed, access))
         with self._console.status("Checking the policy rules and indexing the policy corpus"):
-            policy = build_policy(settings, access, store, retriever, self.auditor, tool_calls)
+            policy = build_policy(
+                settings, access, store, retriever, self.auditor, tool_calls, learners=tutor.store
+            )
         self.agents = build_agent_registry(
-            access, retriever, settings.rag_top_k, tool_calls, policy.agent
+            access, retriever, settings.rag_top_k, tool_calls, policy.agent, tutor
         )
         checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
         graph_guards = GraphGuards(guards.input, guards.output, settings.guard_route_max_chars)
