@@ -181,7 +181,14 @@ class Runtime:
         checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
         graph_guards = GraphGuards(guards.input, guards.output, settings.guard_route_max_chars)
         self.graph = build_supervisor_graph(
-            router, self.agents, self.auditor, graph_guards, agent_nodes={"policy": policy.node}
+            router,
+            self.agents,
+            self.auditor,
+            graph_guards,
+            agent_nodes={"policy": policy.node},
+            awaiting=lambda user, tenant: (
+                "tutor" if tutor.has_open_question(user, tenant) else None
+            ),
         ).compile(checkpointer=checkpointer)
 
     def turn(self, thread_id: str, text: str | None) -> Iterator[TurnEvent]:

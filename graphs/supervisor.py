@@ -116,12 +116,42 @@ def with_image_route(plan: RoutePlan, text: str, attachments: Sequence[Attachmen
     )
 
 
+AwaitingAnswer = Callable[[str, str], Intent | None]
+"""Which agent, if any, is waiting for this (user, tenant)'s answer (the tutor's open question)."""
+
+
+def with_continuation(
+    plan: RoutePlan, text: str, owner: Intent | None, attachments: Sequence[Attachment]
+) -> RoutePlan:
+    """Send the message to the agent that awaits an answer from this user.
+
+    Left alone: escalations, turns with an image, and questions (ending in "?") that the
+    classifier routed directly to another specialist: the learner asked something else.
+    """
+    if owner is None or plan.method == "safety":
+        return plan
+    if any(t.intent == "escalate" for t in plan.tasks) or any(
+        a.kind == "image" for a in attachments
+    ):
+        return plan
+    elsewhere = any(t.intent not in (owner, "general") for t in plan.tasks)
+    if elsewhere and plan.method == "embedding" and text.rstrip().endswith("?"):
+        return plan
+    return RoutePlan(
+        tasks=[RouteTask(intent=owner, text=text, confidence=1.0)],
+        method="continuation",
+        confidence=1.0,
+        scores=plan.scores,
+    )
+
+
 def build_supervisor_graph(
     router: SupervisorRouter,
     registry: AgentRegistry,
     auditor: GraphAuditor | None = None,
     guards: GraphGuards | None = None,
     agent_nodes: Mapping[Intent, Runnable] | None = None,
+    awaiting: AwaitingAnswer | None = None,
 ) -> StateGraph[MedGraphState]:
     """The supervisor graph; compile it with a checkpointer.
 
@@ -129,6 +159,7 @@ def build_supervisor_graph(
     but lets everything through (tests of graph logic, and the benchmark's baseline).
     `agent_nodes` replaces an intent's node with a subgraph that does more than answer (the
     policy subgraph, which pauses for human approval and writes the policy ledger).
+    `awaiting` names the agent that waits for the user's answer; see `with_continuation`.
     """
 
     def supervisor(state: MedGraphState) -> dict[str, object]:
@@ -137,7 +168,11 @@ def build_supervisor_graph(
         if outcome is not None and outcome.action == "escalate":
             plan = escalation_plan(text)
         else:
-            routed = with_image_route(router.route(text), text, state.get("attachments", []))
+            attachments = state.get("attachments", [])
+            routed = with_image_route(router.route(text), text, attachments)
+            if awaiting is not None:
+                owner = awaiting(state.get("user_id", ""), state.get("tenant_id", ""))
+                routed = with_continuation(routed, text, owner, attachments)
             plan, decisions = route_size_check(guards, routed)
             for decision in decisions if auditor is not None else []:
                 auditor.guard(decision)

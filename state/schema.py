@@ -19,7 +19,7 @@ SPECIALIST_INTENTS: tuple[Intent, ...] = ("radiology", "documents", "tutor", "po
 
 PLACEHOLDER = re.compile(r"<([A-Z_]+)_(\d+)>")
 
-RouteMethod = Literal["embedding", "llm", "clarify", "safety", "fallback"]
+RouteMethod = Literal["embedding", "llm", "clarify", "safety", "fallback", "continuation"]
 
 
 class RouteTask(BaseModel):

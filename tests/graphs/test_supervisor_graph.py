@@ -21,7 +21,7 @@ from agents.supervisor import (
     llm_verifier,
     route_decision_model,
 )
-from graphs.supervisor import build_supervisor_graph, with_image_route
+from graphs.supervisor import build_supervisor_graph, with_continuation, with_image_route
 from state.schema import AgentAnswer, Attachment, RoutePlan, RouteTask
 from tests.scripted import (
     ScriptedClassifier,
@@ -239,3 +239,42 @@ def test_an_image_joins_other_specialists_but_never_overrides_an_escalation():
         confidence=1.0,
     )
     assert with_image_route(safety, text, [image()]) == safety
+
+
+def test_an_awaited_answer_goes_to_the_waiting_agent_even_when_routed_elsewhere(tmp_path):
+    registry = AgentRegistry()
+    registry.register(EchoTutor())
+    router = SupervisorRouter(ScriptedClassifier(PREDICTIONS), THRESHOLDS, None)
+    waiting = {"dr-u": "tutor"}
+    with SqliteSaver.from_conn_string(str(tmp_path / "cont.sqlite")) as saver:
+        graph = build_supervisor_graph(
+            router, registry, awaiting=lambda user, tenant: waiting.get(user)
+        ).compile(checkpointer=saver)
+        config = {"configurable": {"thread_id": "t1"}}
+        out = graph.invoke({"messages": [HumanMessage("hmm maybe")], "user_id": "dr-u"}, config)
+        assert out["messages"][-1].content == "tutor got: hmm maybe"
+        assert out["route"].method == "continuation"
+        waiting.clear()
+        out = graph.invoke({"messages": [HumanMessage("hmm maybe")], "user_id": "dr-u"}, config)
+        assert out["messages"][-1].name == "supervisor"  # nothing awaited: a clarifying question
+
+
+def test_continuation_leaves_escalations_images_and_direct_questions_elsewhere():
+    def plan(intent, method="embedding"):
+        return RoutePlan(
+            tasks=[RouteTask(intent=intent, text="x", confidence=0.95)],
+            method=method,
+            confidence=0.95,
+        )
+
+    direct = plan("documents")
+    assert with_continuation(direct, "what does the guide say?", "tutor", []) == direct
+    assert with_continuation(direct, "B", "tutor", []).tasks[0].intent == "tutor"
+    assert with_continuation(direct, "the costophrenic angle", "tutor", []).method == (
+        "continuation"
+    )
+    safety = plan("escalate", "safety")
+    assert with_continuation(safety, "I want to end my life", "tutor", []) == safety
+    radiology = plan("radiology")
+    assert with_continuation(radiology, "B", "tutor", [image()]) == radiology
+    assert with_continuation(direct, "B", None, []) == direct
