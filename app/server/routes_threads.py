@@ -116,7 +116,7 @@ async def get_state(thread_id: str, ctx: Ctx, who: Caller) -> JSONBytes:
 async def _state_at(ctx: ServerContext, who: Principal, thread_id: str, checkpoint_id: str) -> Any:
     await owned_thread(thread_id, ctx, who)
     state = await ctx.graph.aget_state(state_config(who, thread_id, checkpoint_id))
-    if not (state.config or {}).get("configurable", {}).get("checkpoint_id"):
+    if state.created_at is None:
         raise NotFound(f"checkpoint {checkpoint_id} not found in thread {thread_id}")
     return state_json(state, thread_id)
 
