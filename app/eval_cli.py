@@ -136,7 +136,7 @@ def _run(names: list[str], compare: str | None, boot: int, seed: int, concurrenc
     from app.runtime import quiet_model_libraries
     from evals.compare import compare_runs, pairwise_outputs
     from evals.harness import run_suites
-    from evals.report import load_run, metric_table, save_run
+    from evals.report import judge_line, load_run, metric_table, save_run
     from evals.suites import select
     from evals.thresholds import check_run, load_thresholds
 
@@ -166,6 +166,7 @@ def _run(names: list[str], compare: str | None, boot: int, seed: int, concurrenc
         compared_with=previous.run_id if previous is not None else None,
     )
     console.print(metric_table(run, checks))
+    console.print(escape(judge_line(run)))
     console.print(f"report: {report}")
     failures = [c for c in checks if c.status == "failed"]
     for check in failures:

@@ -18,7 +18,7 @@ from rich.console import Console
 from app.eval_cli import eval_context
 from app.settings import Settings
 from evals.harness import run_suites
-from evals.report import metric_table, save_run
+from evals.report import judge_line, metric_table, save_run
 from evals.results import RunResult
 from evals.suites import select
 from evals.thresholds import check_run, load_thresholds
@@ -83,7 +83,7 @@ def pytest_terminal_summary(
     terminalreporter.section("MedGraph eval metrics (95% bootstrap CIs)")
     for line in buffer.getvalue().splitlines():
         terminalreporter.write_line(line)
-    terminalreporter.write_line(f"judge: {run.judge.label}; {run.seconds:.0f} s; {run.machine}")
+    terminalreporter.write_line(f"{judge_line(run)}; {run.seconds:.0f} s; {run.machine}")
     report = config.stash.get(REPORT, None)
     if report is not None:
         terminalreporter.write_line(f"report: {report}")

@@ -52,6 +52,15 @@ def fmt(metric: MetricResult) -> tuple[str, str]:
     return value, f"[{metric.low:.{digits}f}, {metric.high:.{digits}f}]"
 
 
+def judge_line(run: RunResult) -> str:
+    """The judge's label and, when calibrated, its Spearman rho and whether it is reliable."""
+    judge = run.judge
+    if judge.rho is None:
+        return f"judge: {judge.label}"
+    trust = "reliable" if judge.reliable else "UNRELIABLE: below 0.6"
+    return f"judge: {judge.label}; calibration Spearman rho {judge.rho:.3f} ({trust})"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
@@ -108,17 +117,11 @@ def render_markdown(
     plots = plots or {}
     by_metric = _checks_by_metric(checks)
     failed = [c for c in checks if c.status == "failed"]
-    judge = run.judge
-    trust = ""
-    if judge.rho is not None:
-        trust = f", calibration Spearman rho {judge.rho:.3f}" + (
-            " (reliable)" if judge.reliable else " (**UNRELIABLE**: below 0.6)"
-        )
     lines = [
         f"# MedGraph eval run {run.run_id}",
         "",
         f"- started {run.started_at}, {run.seconds:.0f} s; {run.machine}",
-        f"- judge: {judge.label}{trust}",
+        f"- {judge_line(run)}",
         f"- intervals: 95% percentile bootstrap, {run.n_boot} resamples, seed {run.seed}",
         f"- thresholds: {len(checks) - len(failed)} of {len(checks)} met"
         + (f"; failed: {', '.join(f'{c.suite}/{c.metric}' for c in failed)}" if failed else ""),

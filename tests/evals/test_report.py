@@ -217,6 +217,6 @@ def test_the_report_flags_an_unreliable_judge_and_shows_skipped_suites(tmp_path)
         }
     )
     text = render_markdown(run)
-    assert "judge: LLM judge m@http://x, calibration Spearman rho 0.410 (**UNRELIABLE**" in text
+    assert "judge: LLM judge m@http://x; calibration Spearman rho 0.410 (UNRELIABLE" in text
     assert "**skipped**: not installed: agents.nope" in text
     assert RunResult.model_validate_json(run.model_dump_json()) == run
