@@ -27,6 +27,7 @@ lint: install
 
 test: prepare lint
 	$(BIN)/pytest
+	$(BIN)/pytest evals/
 
 test-all: prepare
 	$(BIN)/pytest -m ''

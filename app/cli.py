@@ -1,4 +1,4 @@
-"""The `medgraph` command line: chat, ask, doctor, prepare and serve-model."""
+"""The `medgraph` command line: chat, ask, doctor, prepare, serve-model and the mounted sub-apps."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.approvals_cli import approvals_app
 from app.audit_cli import audit_app
 from app.docs_cli import docs_app
 from app.docs_cli import ingest as ingest_command
+from app.eval_cli import eval_command
 from app.guard_cli import guard_app
 from app.settings import Settings, get_settings
 from app.tutor_cli import tutor_app
@@ -41,6 +42,7 @@ app.command("ingest")(ingest_command)
 app.add_typer(
     guard_app, name="guard", help="Debug the guardrails: each guard's decision on a text."
 )
+app.command("eval")(eval_command)
 app.add_typer(
     tutor_app, name="tutor", help="Check the tutor's bank, show a learner's progress, refit BKT."
 )
