@@ -165,6 +165,22 @@ class Settings(BaseSettings):
     )
     # --- end of Tutor ---
 
+    # --- Radiology (issue 6): which checkpoint, pretrained weights, outputs, report length ---
+    radiology_checkpoint: Path | None = Field(
+        default=None,
+        description="a checkpoint folder; None = the demo model (the cache's, else the packaged)",
+    )
+    radiology_weights: Path | None = Field(
+        default=None, description="local Hugging Face folders siglip/, flan-t5/, biobert/"
+    )
+    radiology_output_dir: Path | None = Field(
+        default=None, description="heatmaps and figures; None = <data dir>/radiology"
+    )
+    radiology_max_new_tokens: int = Field(
+        default=512, ge=20, le=512, description="longest report in tokens (spec §4.6: 512)"
+    )
+    # --- end of Radiology ---
+
     @model_validator(mode="after")
     def _check_thresholds(self) -> Settings:
         if self.route_verify_threshold > self.route_direct_threshold:
@@ -216,6 +232,11 @@ class Settings(BaseSettings):
     def resolved_tutor_url(self) -> str:
         """Where learner state and answer events live: the audit database unless set (tutor)."""
         return self.tutor_url or self.resolved_audit_url
+
+    @property
+    def resolved_radiology_output_dir(self) -> Path:
+        """Where radiology heatmaps and figures are written (radiology)."""
+        return self.radiology_output_dir or self.data_dir / "radiology"
 
     @property
     def resolved_server_keys_file(self) -> Path:
