@@ -1,0 +1,170 @@
+"""The training loop: each phase trains only its parts, from-scratch mode trains the backbones,
+losses stay finite, checkpoints carry the card, and a resumed run continues exactly."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import tools.radiology.train as train_module
+from state.errors import AssetError, ConfigError
+from tests.tools.radiology.training_support import corpus, link_cache, tiny_run
+from tools.models.embedder import MiniLMEmbedder
+from tools.radiology.phases import PHASES
+from tools.radiology.train import (
+    TRAINER_STATE,
+    TRAINING_LOG,
+    load_trainer_state,
+    train,
+    warmup_cosine,
+)
+from tools.radiology.train_config import TrainConfig, TrainPlan, demo_config
+from tools.radiology.weights import build_model, load_checkpoint, save_checkpoint
+
+HEAD_PARTS = ("condition_queries.", "anatomical_queries.", "cross_attention.", "fusion.")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return link_cache(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def initial(cache, tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    bundle = build_model(
+        "tiny",
+        cache_dir=cache,
+        report_texts=corpus().report_texts,
+        embedder=MiniLMEmbedder.load("cpu", quantize=False, trace=False),
+    )
+    return save_checkpoint(bundle, tmp_path_factory.mktemp("initial") / "model")
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path / "model.safetensors"))
+
+
+def _changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> set[str]:
+    return {name for name, value in before.items() if not torch.equal(value, after[name])}
+
+
+def _train_from(initial: Path, cache: Path, out: Path, config: TrainConfig) -> set[str]:
+    train(config, cache_dir=cache, out_dir=out, init_from=initial, corpus=corpus(), threads=1)
+    return _changed(_weights(initial), _weights(out))
+
+
+def test_phase_1_trains_queries_attention_fusion_and_aux_head_only(initial, cache, tmp_path):
+    changed = _train_from(initial, cache, tmp_path / "p1", tiny_run(phase=1))
+    assert changed
+    assert all(name.startswith((*HEAD_PARTS, "aux_head.")) for name in changed)
+    assert any(name.startswith("aux_head.") for name in changed)
+    card = load_checkpoint(tmp_path / "p1").card
+    assert card.phantom_trained and card.trained_phases == (1,)
+    assert (tmp_path / "p1" / TRAINER_STATE).is_file()
+    assert (tmp_path / "p1" / TRAINING_LOG).is_file()
+
+
+def test_phase_2_adds_both_lora_adapters_but_never_base_weights(initial, cache, tmp_path):
+    changed = _train_from(initial, cache, tmp_path / "p2", tiny_run(phase=2))
+    backbone = {n for n in changed if n.startswith(("vision.", "decoder."))}
+    assert backbone and all(".lora_" in name for name in backbone)
+    assert any(n.startswith("vision.") for n in backbone)
+    assert any(n.startswith("decoder.") for n in backbone)
+
+
+def test_phase_3_freezes_vision_and_aux_head(initial, cache, tmp_path):
+    changed = _train_from(initial, cache, tmp_path / "p3", tiny_run(phase=3))
+    assert not any(n.startswith(("vision.", "aux_head.")) for n in changed)
+    assert any(n.startswith("decoder.") and ".lora_" in n for n in changed)
+
+
+def test_from_scratch_mode_trains_backbone_weights_but_not_the_bypassed_encoder(
+    initial, cache, tmp_path
+):
+    changed = _train_from(initial, cache, tmp_path / "s", tiny_run(train_backbones=True))
+    assert any(n.startswith("vision.siglip.") and ".lora_" not in n for n in changed)
+    assert any(n.startswith("decoder.t5.decoder.") and ".lora_" not in n for n in changed)
+    assert not any(n.startswith("decoder.t5.encoder.") or ".lora_" in n for n in changed)
+
+
+def test_a_resumed_run_ends_where_the_uninterrupted_run_ends(initial, cache, tmp_path, monkeypatch):
+    config = tiny_run(steps=4, checkpoint_every=2, train_backbones=True)
+    straight = tmp_path / "straight"
+    train(config, cache_dir=cache, out_dir=straight, init_from=initial, corpus=corpus(), threads=1)
+
+    crashed = tmp_path / "crashed"
+    save_run = train_module.save_run
+
+    def save_then_crash(*args: object, **kwargs: object) -> None:
+        save_run(*args, **kwargs)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "save_run", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(
+            config, cache_dir=cache, out_dir=crashed, init_from=initial, corpus=corpus(), threads=1
+        )
+    monkeypatch.setattr(train_module, "save_run", save_run)
+    assert load_trainer_state(crashed)["step"] == 2
+
+    result = train(
+        TrainConfig(), cache_dir=cache, out_dir=crashed, resume=True, corpus=corpus(), threads=1
+    )
+    assert (result.resumed_from, result.steps) == (2, 4)
+    expected, got = _weights(straight), _weights(crashed)
+    for name, value in expected.items():
+        torch.testing.assert_close(got[name], value, rtol=0, atol=1e-6, msg=name)
+    a, b = load_trainer_state(straight), load_trainer_state(crashed)
+    assert a["step"] == b["step"] == 4
+    for key, state in a["optimizer"]["state"].items():
+        torch.testing.assert_close(b["optimizer"]["state"][key]["exp_avg"], state["exp_avg"])
+    assert load_checkpoint(crashed).card.trained_phases == (1,)
+
+
+def test_resume_without_a_trainer_state_is_an_asset_error(cache, tmp_path):
+    with pytest.raises(AssetError):
+        train(
+            TrainConfig(),
+            cache_dir=cache,
+            out_dir=tmp_path,
+            resume=True,
+            corpus=corpus(),
+            threads=1,
+        )
+
+
+def test_plan_takes_the_phase_values_unless_overridden():
+    plan = TrainConfig(phase=2).plan(PHASES[2], pool_size=320)
+    assert (plan.micro_batch, plan.accumulation, plan.effective_batch) == (8, 4, 32)
+    assert plan.learning_rate == 5e-5
+    assert plan.total_steps == 15 * 10 and plan.warmup_steps == 150
+    demo = demo_config().plan(PHASES[1], pool_size=2000)
+    assert demo.effective_batch == PHASES[1].effective_batch_size
+    assert demo.learning_rate == demo_config().learning_rate
+
+
+def test_learning_rate_warms_up_linearly_then_decays_by_cosine_to_the_floor():
+    plan = TrainPlan(
+        micro_batch=1, accumulation=1, learning_rate=1.0, warmup_steps=10, total_steps=110
+    )
+    factor = warmup_cosine(plan, min_ratio=0.1)
+    assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
+    assert factor(10) == pytest.approx(1.0)
+    assert factor(60) == pytest.approx(0.55)
+    assert factor(110) == pytest.approx(0.1)
+    assert all(factor(s) >= factor(s + 1) for s in range(10, 110))
+
+
+def test_inconsistent_settings_are_config_errors():
+    with pytest.raises(ConfigError):
+        TrainConfig(phase=4)
+    with pytest.raises(ConfigError):
+        TrainConfig(micro_batch=3, effective_batch=32).plan(PHASES[1], pool_size=10)
+    with pytest.raises(ConfigError):
+        TrainConfig.from_dict({**TrainConfig().to_dict(), "epochs": 3})
+    assert TrainConfig.from_dict(replace(demo_config(), seed=5).to_dict()).seed == 5
