@@ -156,7 +156,8 @@ def build_policy_graph(
         if not allowed:
             needed = " or ".join(plan.decision.approvers)
             refusal = (
-                f"{reply.approver} ({reply.role}) may not decide this request; it needs a {needed}"
+                f"{reply.approver} ({reply.role}) may not decide this request; "
+                f"it needs an approver with the role {needed}"
             )
             return {"reply": None, "refusal": refusal}
         return {"note": note, "refusal": None}
@@ -299,7 +300,7 @@ def resume_command(
     if role not in approvers:
         raise PermissionDenied(
             f"{approver} ({role}) may not decide {target.request.request_id}: "
-            f"it needs a {' or '.join(approvers)}"
+            f"it needs an approver with the role {' or '.join(approvers)}"
         )
     try:
         reply = Approval(approver=approver, role=role, decision=decision, note=note)

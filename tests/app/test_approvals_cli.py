@@ -1,5 +1,6 @@
 """Gated actions from the command line: a chat pauses, /approve carries the action out, and
-`medgraph approvals` decides a waiting action from outside the chat, in a new process runtime.
+`medgraph approvals` decides a waiting action from outside the chat (a new runtime; `list` also
+in a separate OS process).
 
 Everything is real (router, guards, policy index, checkpointer, audit, outbox) except the chat
 model endpoint, a loopback spy that answers "ok": no answer here depends on language quality.
@@ -8,7 +9,10 @@ model endpoint, a loopback spy that answers "ok": no answer here depends on lang
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -94,9 +98,19 @@ def test_approvals_cli_lists_refuses_the_wrong_role_and_approves_once(cli_env) -
     listed = invoke(["approvals", "list"])
     assert listed.exit_code == 0 and "ward-b" in listed.output, listed.output
     [request_id] = set(REQUEST_ID.findall(listed.output))
+    other_process = subprocess.run(
+        [sys.executable, "-m", "app.cli", "approvals", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert other_process.returncode == 0, other_process.stderr
+    assert request_id in other_process.stdout
     as_role(cli_env, "trainee")
     refused = invoke(["approvals", "approve", request_id])
-    assert refused.exit_code == 8 and "it needs a admin" in refused.output, refused.output
+    assert refused.exit_code == 8, refused.output
+    assert "it needs an approver with the role admin" in refused.output
     as_role(cli_env, "admin")
     approved = invoke(["approvals", "approve", request_id, "--note", "for the M&M meeting"])
     assert approved.exit_code == 0, approved.output

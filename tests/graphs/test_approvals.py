@@ -2,18 +2,19 @@
 
 Graph logic with a SCRIPTED classifier and a scripted radiology stand-in (it returns a fixed
 draft); the policy agent, rules, corpus index, checkpointer (SQLite), audit (SQLite), outbox
-and tutor store are real. "Restart" is a fresh graph, agent and audit on the same files.
+and tutor store are real. "Restart" is a fresh graph, agent and audit on the same files (and,
+for Redis, on the same Redis database).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -25,6 +26,7 @@ from graphs.audit_hooks import GraphAuditor
 from graphs.supervisor import build_supervisor_graph
 from graphs.turns import AnswerEvent, ApprovalEvent, TurnEvent, pending_retry, stream_turn
 from state.audit import AuditRecord, open_audit
+from state.checkpointer import open_checkpointer
 from state.errors import ApprovalError, PermissionDenied
 from state.schema import AgentAnswer, PhiVault
 from tests.scripted import ScriptedClassifier, ScriptedPrediction
@@ -34,6 +36,8 @@ from tools.policy.corpus import PolicyCorpus
 from tools.policy.evaluator import PolicyEvaluator
 from tools.policy.gated_actions import GatedActions
 from tools.policy.rules import load_rules
+from tools.tutor.learner import LearnerState
+from tools.tutor.learner_store import open_learner_store
 
 DRAFT = "Findings: small left pleural effusion in <PERSON_1>. Impression: effusion."
 CORPUS = PolicyCorpus.load()
@@ -82,16 +86,14 @@ class Session:
 
 
 @contextmanager
-def session(root: Path) -> Iterator[Session]:
-    """Build everything from the files under `root`, as a new process would."""
-    from tools.tutor.learner_store import open_learner_store
-
+def session(root: Path, checkpoint_url: str | None = None) -> Iterator[Session]:
+    """Build everything from the files under `root` (or `checkpoint_url`), as a process would."""
     classifier = ScriptedClassifier({t: ScriptedPrediction(i, 0.97) for t, i in TEXTS.items()})
     router = SupervisorRouter(classifier, RoutingThresholds(0.85, 0.65, 0.03), None)
     with (
         open_audit(f"sqlite:///{root / 'audit.sqlite'}", batch=False) as audit,
         open_learner_store(f"sqlite:///{root / 'tutor.sqlite'}") as learners,
-        SqliteSaver.from_conn_string(str(root / "cp.sqlite")) as saver,
+        open_checkpointer(checkpoint_url or f"sqlite:///{root / 'cp.sqlite'}") as saver,
     ):
         auditor = GraphAuditor(audit)
         agent = PolicyAgent(None, policy_retriever(), CORPUS)
@@ -146,7 +148,7 @@ def test_finalize_waits_across_a_restart_and_the_approval_signs_the_draft_once(t
     with session(tmp_path) as second:
         [pending] = pending_approvals(second.graph, "t1")
         assert pending.request.request_id == request.request_id
-        with pytest.raises(PermissionDenied, match="needs a clinician"):
+        with pytest.raises(PermissionDenied, match="needs an approver with the role clinician"):
             resume_command([pending], approver="tom", role="trainee", decision="approve")
         command = resume_command(
             [pending], approver="dr-lee", role="clinician", decision="approve", note="agree"
@@ -243,8 +245,6 @@ def test_denied_request_answers_with_citations_and_explains_why(tmp_path) -> Non
 
 
 def test_erasure_needs_an_admin_and_the_audit_keeps_only_the_fact(tmp_path) -> None:
-    from tools.tutor.learner import LearnerState
-
     with session(tmp_path) as s:
         s.actions.learners.save(LearnerState(tenant_id="acme", user_id="tom"))  # type: ignore[union-attr]
         [paused] = approvals(s.turn("Erase my learner data", role="trainee", user="tom"))
@@ -256,3 +256,18 @@ def test_erasure_needs_an_admin_and_the_audit_keeps_only_the_fact(tmp_path) -> N
             r for r in policy_rows(s.audit) if r.payload.get("tool") == "erase_learner_data"
         ]
         assert executed.payload["result"] == {"learner": "tom", "events": 0, "learners": 1}
+
+
+@pytest.mark.services
+def test_a_waiting_approval_survives_a_restart_on_redis(tmp_path, redis_url) -> None:
+    thread = f"t-{uuid.uuid4().hex[:8]}"
+    with session(tmp_path, redis_url) as first:
+        first.turn("Draft a report for this film", thread=thread)
+        [paused] = approvals(first.turn("Finalize the radiology report.", thread=thread))
+    with session(tmp_path, redis_url) as second:
+        [pending] = pending_approvals(second.graph, thread)
+        assert pending.request.request_id == paused.pending.request.request_id
+        command = resume_command([pending], approver="dr-lee", role="clinician", decision="approve")
+        [done] = answers(second.turn(None, resume=command, thread=thread))
+        assert "signed by dr-lee" in done.text
+        assert pending_approvals(second.graph, thread) == []
