@@ -8,7 +8,7 @@ Usage:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +26,7 @@ from agents.escalate import EscalateAgent
 from agents.general import GeneralAgent
 from agents.model_access import ModelAccess
 from agents.policy import PolicyAgent
+from agents.radiology import RadiologyAgent
 from agents.registry import AgentRegistry
 from agents.supervisor import RoutingThresholds, SupervisorRouter, llm_verifier
 from agents.tool_calls import ToolCalls
@@ -35,6 +36,7 @@ from app.guard_setup import build_guards
 from app.model_server import EmbeddedModelServer
 from app.models import build_model_access
 from app.policy_setup import build_policy
+from app.radiology_setup import build_radiology_service
 from app.settings import Settings
 from app.tutor_setup import open_tutor
 from graphs.approvals import PendingApproval, pending_approvals, resume_command
@@ -44,6 +46,7 @@ from graphs.supervisor import build_supervisor_graph
 from graphs.turns import TurnEvent, history, pending_retry, stream_turn
 from state.audit import open_audit
 from state.checkpointer import open_checkpointer
+from state.schema import Attachment
 from tools.guards.chunk_screen import ChunkScreener
 from tools.llm.engine import load_local_llm
 from tools.models.embedder import MiniLMEmbedder
@@ -76,6 +79,7 @@ def build_agent_registry(
     tool_calls: ToolCalls,
     policy: PolicyAgent,
     tutor: Tutor,
+    radiology: RadiologyAgent,
 ) -> AgentRegistry:
     """Every agent this build installs; specialists register here as they land."""
     registry = AgentRegistry()
@@ -84,6 +88,7 @@ def build_agent_registry(
     registry.register(DocumentsAgent(access, retriever, k=top_k, tool_calls=tool_calls))
     registry.register(policy)
     registry.register(TutorAgent(tutor))
+    registry.register(radiology)
     return registry
 
 
@@ -175,8 +180,11 @@ class Runtime:
             policy = build_policy(
                 settings, access, store, retriever, self.auditor, tool_calls, learners=tutor.store
             )
+        radiology_service = build_radiology_service(settings, self.models)
+        self._stack.callback(radiology_service.close)
+        radiology = RadiologyAgent(access, radiology_service, tool_calls=tool_calls)
         self.agents = build_agent_registry(
-            access, retriever, settings.rag_top_k, tool_calls, policy.agent, tutor
+            access, retriever, settings.rag_top_k, tool_calls, policy.agent, tutor, radiology
         )
         checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
         graph_guards = GraphGuards(guards.input, guards.output, settings.guard_route_max_chars)
@@ -191,8 +199,13 @@ class Runtime:
             ),
         ).compile(checkpointer=checkpointer)
 
-    def turn(self, thread_id: str, text: str | None) -> Iterator[TurnEvent]:
-        """Stream one turn (`text=None` retries the thread's unfinished turn)."""
+    def turn(
+        self, thread_id: str, text: str | None, attachments: Sequence[Attachment] = ()
+    ) -> Iterator[TurnEvent]:
+        """Stream one turn (`text=None` retries the thread's unfinished turn).
+
+        `attachments` (images for radiology, stored by `app.attachments`) belong to this turn.
+        """
         return stream_turn(
             self.graph,
             thread_id=thread_id,
@@ -201,6 +214,7 @@ class Runtime:
             tenant_id=self.settings.tenant_id,
             auditor=self.auditor,
             restore_phi=self.settings.guard_restore_phi,
+            attachments=attachments,
             user_role=self.settings.user_role,
         )
 
