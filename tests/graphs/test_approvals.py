@@ -39,7 +39,10 @@ from tools.policy.rules import load_rules
 from tools.tutor.learner import LearnerState
 from tools.tutor.learner_store import open_learner_store
 
-DRAFT = "Findings: small left pleural effusion in <PERSON_1>. Impression: effusion."
+DRAFT = (
+    "Draft report for the attached image\nFindings: small left pleural effusion in <PERSON_1>. "
+    "Impression: effusion."
+)
 CORPUS = PolicyCorpus.load()
 TEXTS = {
     "Draft a report for this film": "radiology",

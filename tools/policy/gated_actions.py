@@ -33,6 +33,7 @@ from tools.policy.intents import ActionIntent
 from tools.policy.schema import ActionPlan, ActionRequest, ActionResult, Approval
 
 RADIOLOGY_AGENT = "radiology"
+DRAFT_MARKER = "Draft report"
 PREVIEW_CHARS = 600
 
 
@@ -90,9 +91,17 @@ def request_id(context: ThreadContext, action: str) -> str:
 
 
 def latest_draft(messages: Sequence[AnyMessage]) -> AIMessage | None:
-    """The thread's newest radiology answer (the draft a report would be made from)."""
+    """The thread's newest radiology answer that holds a draft report.
+
+    The radiology agent titles every draft `Draft report for …`; its other replies (attach an
+    image, an unreadable file, no model) and the not-installed reply hold no draft.
+    """
     for message in reversed(messages):
-        if isinstance(message, AIMessage) and message.name == RADIOLOGY_AGENT and message.text:
+        if (
+            isinstance(message, AIMessage)
+            and message.name == RADIOLOGY_AGENT
+            and DRAFT_MARKER in message.text
+        ):
             return message
     return None
 

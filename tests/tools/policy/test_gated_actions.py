@@ -20,7 +20,10 @@ from tools.policy.schema import Approval
 from tools.tutor.learner import AnswerEvent, LearnerState
 from tools.tutor.learner_store import open_learner_store
 
-DRAFT = "Findings: small left pleural effusion in <PERSON_1>. Impression: effusion."
+DRAFT = (
+    "Draft report for the attached image\nFindings: small left pleural effusion in <PERSON_1>. "
+    "Impression: effusion."
+)
 CLINICIAN = Approval(approver="dr-lee", role="clinician", decision="approve", note="checked")
 ADMIN = Approval(approver="ada", role="admin", decision="approve")
 
@@ -83,13 +86,14 @@ def test_finalize_plans_an_approval_and_signs_the_exact_draft(actions) -> None:
     assert "pleural effusion" in finalize.preview
     result = actions.execute(finalize, context, CLINICIAN)
     assert result.signoff.message_id == "draft-1" and result.signoff.signed_by == "dr-lee"
-    changed = thread(messages=[AIMessage("Something else", name="radiology", id="draft-1")])
+    changed = thread(messages=[AIMessage("Draft report: other", name="radiology", id="draft-1")])
     with pytest.raises(ApprovalError, match="changed after it was requested"):
         actions.execute(finalize, changed, CLINICIAN)
 
 
 def test_actions_without_their_object_are_unavailable_not_evaluated(actions) -> None:
-    empty = thread(messages=[HumanMessage("Finalize the report", id="h1")])
+    no_draft = AIMessage("Please attach a chest X-ray with /image PATH.", name="radiology", id="r")
+    empty = thread(messages=[no_draft, HumanMessage("Finalize the report", id="h1")])
     finalize = plan(actions, "Finalize the report", empty)
     assert finalize.unavailable and finalize.decision is None
     share = plan(actions, "Share the report with the patient", empty)
