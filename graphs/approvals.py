@@ -43,6 +43,7 @@ from state.schema import (
     Attachment,
     PhiVault,
     PolicyLedger,
+    PolicyOutcome,
     RouteTask,
     merge_answers,
     merge_ledger,
@@ -187,7 +188,7 @@ def build_policy_graph(
         assert plan is not None
         reply, result = state.get("reply"), state.get("result")
         if plan.unavailable:
-            outcome: Literal["denied", "executed", "rejected", "unavailable"] = "unavailable"
+            outcome: PolicyOutcome = "unavailable"
         elif plan.decision is None or plan.decision.effect == "deny":
             outcome = "denied"
         elif reply is not None and reply.decision == "reject":
