@@ -76,9 +76,10 @@ class TrainConfig:
         )
 
     def plan(self, phase: PhaseSettings, pool_size: int) -> TrainPlan:
-        """Concrete batch sizes and schedule: this config's values, else the phase's."""
+        """Concrete batch sizes and schedule: this config's values, else the phase's (without an
+        explicit effective batch, the largest multiple of the micro-batch up to the phase's)."""
         micro = self.micro_batch or phase.batch_size
-        effective = self.effective_batch or phase.effective_batch_size
+        effective = self.effective_batch or max(micro, phase.effective_batch_size // micro * micro)
         if effective % micro:
             raise ConfigError(f"effective batch {effective} is not a multiple of {micro}")
         steps = self.steps or phase.epochs * math.ceil(pool_size / effective)
