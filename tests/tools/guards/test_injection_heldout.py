@@ -57,3 +57,9 @@ def test_an_attack_at_the_end_of_a_20000_char_message_is_caught_by_the_classifie
 
 def test_a_long_benign_report_passes(guard_set):
     assert not blocked(guard_set, (FILLER * 200)[:20_000])
+
+
+def test_short_conversational_turns_and_quiz_answers_are_not_blocked(guard_set):
+    # Words chosen to differ from the dataset's fixed chat turns: these are held out too.
+    for text in ("alright, thank you", "fine", "quit the quiz", "C", "yes please", "understood"):
+        assert not blocked(guard_set, text), text
