@@ -23,7 +23,7 @@ Commands:
   /retry         retry the last turn if it did not finish (e.g. the model endpoint failed)
   /action NAME   request a gated action: finalize_radiology_report, share_with_patient,
                  export_thread or erase_learner_data (plain requests work too, e.g.
-                 "share the report with the patient")
+                 "export this thread")
   /approve [note]   approve the action this thread is waiting for (as your role)
   /reject [reason]  reject it: nothing is done
   /help          show this help
