@@ -143,8 +143,8 @@ def report_section(report: RadiologyReport, heading: str) -> str:
             f"{heading}:",
             f"Findings: {report.findings or '(none generated)'}",
             f"Impression: {report.impression or '(none generated)'}",
-            f"Classifier probabilities (highest first): {top}.",
-            f"Visual gate: {report.gate:.2f}.",
+            f"Classifier probabilities (highest first): {top}",
+            f"Visual gate: {report.gate:.2f}",
             f"Attention heatmaps ({len(report.attention_maps)}, one per condition and region "
             f"query): {folder}",
             " ".join(notices),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from app.attachments import store_attachment_file
 from app.chat_view import ChatView
 from app.settings import Settings
 from app.user_input import validate_user_text
 from state.errors import InputError, MedGraphError
+from state.schema import Attachment
 from tools.policy.actions import ACTION_NAMES, check_action
 
 if TYPE_CHECKING:
@@ -21,6 +24,9 @@ Commands:
   /thread ID     switch to thread ID and show its history
   /threads       list recent threads
   /retry         retry the last turn if it did not finish (e.g. the model endpoint failed)
+  /image PATH [question]
+                 attach a chest X-ray (PNG, JPEG or DICOM) and ask about it; without a
+                 question, radiology drafts a report (quote a PATH that has spaces)
   /action NAME   request a gated action: finalize_radiology_report, share_with_patient,
                  export_thread or erase_learner_data (plain requests work too, e.g.
                  "export this thread")
@@ -29,6 +35,22 @@ Commands:
   /help          show this help
   /quit          leave (Ctrl-D works too)
 Anything else is sent to MedGraph."""
+IMAGE_REQUEST = "Draft a report for this chest X-ray."
+
+
+def split_image_argument(arg: str) -> tuple[Path, str]:
+    """`/image PATH [question]` into the path and the question; PATH may be quoted."""
+    if not arg:
+        raise InputError("usage: /image PATH [question]")
+    if arg[0] in "\"'":
+        end = arg.find(arg[0], 1)
+        if end < 0:
+            raise InputError(f"unclosed quote in {arg!r}")
+        return Path(arg[1:end]), arg[end + 1 :].strip()
+    if Path(arg).expanduser().is_file():
+        return Path(arg), ""
+    path, _, question = arg.partition(" ")
+    return Path(path), question.strip()
 
 
 def new_thread_id() -> str:
@@ -107,6 +129,12 @@ class ChatSession:
         elif name in ("/approve", "/reject"):
             decision: Literal["approve", "reject"] = "approve" if name == "/approve" else "reject"
             self.view.turn(self.runtime.decide(self.thread_id, decision, arg))
+        elif name == "/image":
+            path, question = split_image_argument(arg)
+            attachment = store_attachment_file(path, "image", self.settings.data_dir)
+            text = validate_user_text(question or IMAGE_REQUEST, self.settings.max_message_chars)
+            self.view.note(f"Attached {attachment.name} ({attachment.size_bytes:,} bytes).")
+            self._send(text, [attachment])
         elif name == "/retry":
             if not self.runtime.pending_retry(self.thread_id):
                 raise InputError("nothing to retry: the last turn of this thread finished")
@@ -115,7 +143,7 @@ class ChatSession:
             raise InputError(f"unknown command {name}; type /help for the list")
         return True
 
-    def _send(self, text: str) -> None:
+    def _send(self, text: str, attachments: Sequence[Attachment] = ()) -> None:
         """Run a turn, unless the thread is waiting for an approval (a new turn would drop it)."""
         waiting = self.runtime.pending(self.thread_id)
         if waiting:
@@ -124,7 +152,7 @@ class ChatSession:
                 f"this thread is waiting for approval of {ids}: /approve [note] or "
                 "/reject [reason] first, or /new for another thread"
             )
-        self.view.turn(self.runtime.turn(self.thread_id, text))
+        self.view.turn(self.runtime.turn(self.thread_id, text, attachments))
 
     def _show_thread(self) -> None:
         messages = self.runtime.history(self.thread_id)

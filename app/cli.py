@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,6 +19,7 @@ from app.docs_cli import docs_app
 from app.docs_cli import ingest as ingest_command
 from app.eval_cli import eval_command
 from app.guard_cli import guard_app
+from app.radiology_cli import radiology_app
 from app.settings import Settings, get_settings
 from app.tutor_cli import tutor_app
 from app.user_input import decode_user_bytes, validate_user_text
@@ -45,6 +47,11 @@ app.add_typer(
 app.command("eval")(eval_command)
 app.add_typer(
     tutor_app, name="tutor", help="Check the tutor's bank, show a learner's progress, refit BKT."
+)
+app.add_typer(
+    radiology_app,
+    name="radiology",
+    help="Chest X-ray reports and heatmaps (CheXQuery-MedVLM), phantoms, training.",
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -111,8 +118,13 @@ def ask(
     ],
     thread: Annotated[str | None, typer.Option("--thread", "-t", help="Thread id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+    image: Annotated[
+        Path | None,
+        typer.Option("--image", help="Attach a chest X-ray (PNG, JPEG or DICOM) to the message."),
+    ] = None,
 ) -> None:
     """Ask one question and print the answer (for scripts)."""
+    from app.attachments import store_attachment_file
     from app.chat_session import new_thread_id
     from graphs.turns import AnswerEvent, RouteEvent
 
@@ -121,8 +133,11 @@ def ask(
         raw = decode_user_bytes(sys.stdin.buffer.read()) if message == "-" else message
         text = validate_user_text(raw, settings.max_message_chars)
         thread_id = thread or new_thread_id()
+        attachments = (
+            [store_attachment_file(image, "image", settings.data_dir)] if image is not None else []
+        )
         with _open_runtime(settings) as runtime:
-            events = list(runtime.turn(thread_id, text))
+            events = list(runtime.turn(thread_id, text, attachments))
         answers = [e for e in events if isinstance(e, AnswerEvent)]
         route = next((e.plan for e in events if isinstance(e, RouteEvent)), None)
         if as_json:
