@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,14 +33,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from state.errors import AssetError, ConfigError
 from tools.radiology.assets import ensure_radiology_data
 from tools.radiology.augment import EvalTransform, TrainTransform
-from tools.radiology.labeller import label_report
-from tools.radiology.losses import mention_targets
+from tools.radiology.conditions import CONDITIONS
 from tools.radiology.lung_masks import LungMaskSet
 from tools.radiology.pairing import (
     PairableReport,
     PhantomPair,
     ReportCatalog,
     pairable_reports,
+    report_conditions,
 )
 from tools.radiology.phantom_spec import PhantomSpec
 from tools.radiology.phantoms import make_phantom
@@ -49,7 +49,7 @@ from tools.radiology.reports import IUReport, load_iu_reports
 from tools.radiology.splits import Splits, patient_split
 
 SplitName = Literal["train", "validation", "test"]
-POOL_FORMAT = 1
+POOL_FORMAT = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,7 +136,7 @@ class PhantomPool:
     seeds: tuple[int, ...]
     report_uids: tuple[str, ...]
     targets: tuple[str, ...]
-    aux_targets: torch.Tensor  # [N, 14]: labeller mentions of each target
+    aux_targets: torch.Tensor  # [N, 14]: binary labeller labels of each target
 
     def __len__(self) -> int:
         return len(self.findings)
@@ -182,6 +182,15 @@ class PhantomPool:
         )
 
 
+def binary_targets(texts: Sequence[str]) -> torch.Tensor:
+    """Auxiliary targets [N, 14] (spec §7.3: binary labels from the labeller): 1 for each
+    condition a report states (`pairing.report_conditions`, so a consolidation is also a lung
+    opacity), else 0. Paired reports hold no uncertain mentions, so for them these are exactly
+    the phantom's findings."""
+    rows = [report_conditions(text) for text in texts]
+    return torch.tensor([[c in row for c in CONDITIONS] for row in rows], dtype=torch.float32)
+
+
 def draw_pairs(config: PoolConfig, corpus: RadiologyCorpus) -> list[PhantomPair]:
     """The pool's phantom–report pairs, without rendering (deterministic from `config.seed`)."""
     catalog = config.catalog(corpus)
@@ -216,7 +225,7 @@ def build_pool(
         seeds=tuple(pair.seed for pair in pairs),
         report_uids=tuple(pair.report_uid for pair in pairs),
         targets=tuple(pair.target for pair in pairs),
-        aux_targets=mention_targets([label_report(pair.target) for pair in pairs]),
+        aux_targets=binary_targets([pair.target for pair in pairs]),
     )
 
 
@@ -265,15 +274,18 @@ class TrainingBatches:
 
     Micro-batch `i` covers positions `i·B … i·B+B−1` of an endless sequence of epochs, each a
     fresh permutation of the pool; every image gets its own seeded augmentation draw. So a
-    resumed run sees exactly the batches the uninterrupted run would have seen.
+    resumed run sees exactly the batches the uninterrupted run would have seen. Within each
+    window of `window` micro-batches the phantoms are grouped by target length (and the
+    groups shuffled), so that short reports are not padded to the longest of the epoch.
     """
 
-    def __init__(self, pool: PhantomPool, batch_size: int, seed: int) -> None:
-        if batch_size < 1:
-            raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    def __init__(self, pool: PhantomPool, batch_size: int, seed: int, window: int = 8) -> None:
+        if batch_size < 1 or window < 1:
+            raise ConfigError(f"batch size and window must be >= 1, got {batch_size}, {window}")
         self.pool = pool
         self.batch_size = batch_size
         self.seed = seed
+        self.window = window
         self.transform = TrainTransform(pool.config.image_size, seed=seed)
         self._orders: dict[int, list[int]] = {}
 
@@ -282,7 +294,20 @@ class TrainingBatches:
             if len(self._orders) > 1:
                 self._orders.pop(min(self._orders))
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._orders[epoch] = torch.randperm(len(self.pool), generator=generator).tolist()
+            shuffled = torch.randperm(len(self.pool), generator=generator).tolist()
+            span = self.batch_size * self.window
+            order: list[int] = []
+            for start in range(0, len(shuffled), span):
+                by_length = sorted(
+                    shuffled[start : start + span], key=lambda i: len(self.pool.targets[i])
+                )
+                groups = [
+                    by_length[g : g + self.batch_size]
+                    for g in range(0, len(by_length), self.batch_size)
+                ]
+                for g in torch.randperm(len(groups), generator=generator).tolist():
+                    order += groups[g]
+            self._orders[epoch] = order
         return self._orders[epoch]
 
     def positions(self, index: int) -> list[tuple[int, int]]:

@@ -76,9 +76,12 @@ def test_phantom_sides_follow_the_sides_the_report_names(pool) -> None:
     assert checked, "the pool should hold at least one report that names a side"
 
 
-def test_aux_targets_are_the_labeller_mentions_of_the_paired_report(pool) -> None:
-    expected = mention_targets([label_report(text) for text in pool.targets])
-    torch.testing.assert_close(pool.aux_targets, expected)
+def test_aux_targets_are_the_binary_labels_of_the_paired_report_and_the_truth(pool) -> None:
+    mentions = mention_targets([label_report(text) for text in pool.targets])
+    positive = mentions == 1.0
+    assert bool(pool.aux_targets[positive].eq(1.0).all())
+    truth = torch.stack([torch.from_numpy(pool.spec(i).labels()) for i in range(len(pool))])
+    torch.testing.assert_close(pool.aux_targets, truth)
 
 
 def test_train_pools_use_only_the_shortest_reports_of_each_condition_set(pool) -> None:
