@@ -28,6 +28,8 @@ MIN_OVERLAY_SIDE = 256
 ALPHA = 0.5
 COLORMAP = "jet"
 GRID_COLUMNS = 7
+PNG_COMPRESSION = 1  # fast: 20 overlays per report, and zlib level 6 took most of the time
+_LUT = colormaps[COLORMAP](np.linspace(0.0, 1.0, 256))[:, :3].astype(np.float32)
 
 
 def _slug(name: str) -> str:
@@ -52,16 +54,24 @@ def upsample(attention: np.ndarray, side: int) -> np.ndarray:
     return resized / peak if peak > 0 else resized
 
 
+def background(image: np.ndarray, side: int) -> np.ndarray:
+    """The grayscale image resized to side×side, in [0, 1]."""
+    resized = Image.fromarray(image.astype(np.float32)).resize(
+        (side, side), Image.Resampling.BILINEAR
+    )
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
 def overlay(image: np.ndarray, attention: np.ndarray, side: int) -> np.ndarray:
     """The grayscale image at side×side with one attention map blended over it: uint8 RGB."""
-    gray = np.asarray(
-        Image.fromarray(image.astype(np.float32)).resize((side, side), Image.Resampling.BILINEAR),
-        dtype=np.float32,
-    )
-    heat = upsample(attention, side)
-    colours = colormaps[COLORMAP](heat)[..., :3]
+    return _blend(background(image, side), attention)
+
+
+def _blend(gray: np.ndarray, attention: np.ndarray) -> np.ndarray:
+    heat = upsample(attention, gray.shape[0])
+    colours = _LUT[np.round(heat * (len(_LUT) - 1)).astype(np.intp)]
     weight = ALPHA * heat[..., None]
-    blended = (1 - weight) * np.clip(gray, 0, 1)[..., None] + weight * colours
+    blended = (1 - weight) * gray[..., None] + weight * colours
     return np.round(blended * 255).astype(np.uint8)
 
 
@@ -74,12 +84,14 @@ def _peak(attention: np.ndarray) -> tuple[float, float]:
 def write_overlays(image: np.ndarray, maps: np.ndarray, out_dir: Path) -> list[AttentionOverlay]:
     """Write one PNG per query (`NN-name.png`) over `image` [S, S]; maps are [20, rows, cols]."""
     _check(image, maps)
-    side = max(image.shape[0], MIN_OVERLAY_SIDE)
+    gray = background(image, max(image.shape[0], MIN_OVERLAY_SIDE))
     out_dir.mkdir(parents=True, exist_ok=True)
     overlays: list[AttentionOverlay] = []
     for index, (name, attention) in enumerate(zip(QUERY_NAMES, maps, strict=True)):
         path = out_dir / f"{index:02d}-{_slug(name)}.png"
-        Image.fromarray(overlay(image, attention, side), mode="RGB").save(path)
+        Image.fromarray(_blend(gray, attention), mode="RGB").save(
+            path, compress_level=PNG_COMPRESSION
+        )
         overlays.append(
             AttentionOverlay(
                 query=name,
@@ -96,9 +108,9 @@ def attention_grid(image: np.ndarray, maps: np.ndarray, out: Path, *, title: str
     _check(image, maps)
     if out.suffix.lower() != ".png":
         raise InputError(f"the attention grid is written as PNG; got {out}")
-    side = max(image.shape[0], MIN_OVERLAY_SIDE)
+    gray = background(image, max(image.shape[0], MIN_OVERLAY_SIDE))
     panels = [("Image", np.clip(image, 0, 1))]
-    panels += [(name, overlay(image, m, side)) for name, m in zip(QUERY_NAMES, maps, strict=True)]
+    panels += [(name, _blend(gray, m)) for name, m in zip(QUERY_NAMES, maps, strict=True)]
     rows = -(-len(panels) // GRID_COLUMNS)
     figure = Figure(figsize=(2.2 * GRID_COLUMNS, 2.45 * rows), layout="tight")
     FigureCanvasAgg(figure)  # Agg, without pyplot's global state: safe in any thread
