@@ -35,4 +35,5 @@ def build_radiology_service(settings: Settings, registry: ModelRegistry) -> Radi
         lambda: checkpoint_path(settings),
         settings.resolved_radiology_output_dir / HEATMAP_FOLDER,
         generation=generation_settings(settings),
+        threads=settings.radiology_threads,
     )

@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     radiology_max_new_tokens: int = Field(
         default=512, ge=20, le=512, description="longest report in tokens (spec §4.6: 512)"
     )
+    radiology_threads: int = Field(
+        default=1, ge=0, description="torch threads of the report worker; 0 = torch default"
+    )
     # --- end of Radiology ---
 
     @model_validator(mode="after")

@@ -125,7 +125,12 @@ def tiny_rows(folder: Path) -> list[Row]:
     batched.note = "latency = one batch"
 
     service = RadiologyService(
-        ModelRegistry("cpu"), checkpoint, folder / "heat", generation=DECODING, window_s=0.02
+        ModelRegistry("cpu"),
+        checkpoint,
+        folder / "heat",
+        generation=DECODING,
+        window_s=0.02,
+        threads=TINY_THREADS,
     )
     service.report(films[0])  # load and warm up
     served = Row(f"tiny · service, {BATCH} concurrent callers")

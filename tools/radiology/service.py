@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+
+import torch
 
 from state.errors import AssetError
 from tools.models.batcher import MicroBatcher
@@ -68,6 +71,9 @@ def find_checkpoint(configured: Path | None, cache_dir: Path) -> Path:
 class RadiologyService:
     """Thread-safe reports from one checkpoint, loaded on first use and batched across callers.
 
+    `threads` (0 = torch's default) is the torch thread count of the batching worker only. One
+    thread suits the tiny model: on a busy 2-core machine two made it 10–50× slower.
+
     `checkpoint` is a folder, or a function that finds one (called on each request until it
     succeeds, so a model built after start-up is picked up; it raises `AssetError` meanwhile).
     """
@@ -81,8 +87,10 @@ class RadiologyService:
         generation: GenerationSettings | None = None,
         max_batch: int = 8,
         window_s: float = 0.005,
+        threads: int = 0,
     ) -> None:
         self._registry = registry
+        self._threads = threads
         self._locate = checkpoint if callable(checkpoint) else lambda: checkpoint
         self.heatmap_root = heatmap_root
         self._generation = generation or GenerationSettings()
@@ -112,12 +120,20 @@ class RadiologyService:
             if self._batcher is None:
                 engine = self.engine()
                 self._batcher = MicroBatcher(
-                    engine.predict,
+                    partial(self._predict, engine),
                     max_batch=self._max_batch,
                     window_s=self._window_s,
                     name="radiology-batcher",
                 )
             return self._batcher
+
+    def _predict(
+        self, engine: RadiologyInference, images: Sequence[PreparedImage]
+    ) -> list[Prediction]:
+        """Run in the worker thread; torch's thread count is per thread, so it is set here."""
+        if self._threads and torch.get_num_threads() != self._threads:
+            torch.set_num_threads(self._threads)
+        return engine.predict(images)
 
     def report(self, path: Path) -> RadiologyReport:
         """Report one image file; bad input raises `InputError` before any model work."""

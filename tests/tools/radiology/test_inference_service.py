@@ -139,3 +139,26 @@ def test_a_checkpoint_built_after_start_up_is_found_on_the_next_request(
     (tmp_path / "later").symlink_to(checkpoint)
     assert service.report(films[0]).model_id
     service.close()
+
+
+def test_the_worker_thread_count_leaves_the_callers_alone(
+    checkpoint: Path, films: list[Path], tmp_path: Path
+) -> None:
+    torch.set_num_threads(2)
+    seen: list[int] = []
+    service = RadiologyService(
+        ModelRegistry("cpu"), checkpoint, tmp_path, generation=FAST_DECODING, threads=1
+    )
+    engine = service.engine()
+    predict = engine.predict
+
+    def spy(images):
+        seen.append(torch.get_num_threads())
+        return predict(images)
+
+    engine.predict = spy  # type: ignore[method-assign]
+    service.report(films[0])
+    service.close()
+    engine.predict = predict  # type: ignore[method-assign]
+    assert seen == [1] and torch.get_num_threads() == 2
+    torch.set_num_threads(1)
