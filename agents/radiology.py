@@ -75,6 +75,8 @@ OPEN_PROMPT = (
 TOP_PROBABILITIES = 4
 MAX_OPEN_CHARS = 400
 MAX_OPEN_SENTENCES = 3
+MIN_SENTENCE_WORDS = 3
+ECHO_SHARE = 0.6
 _MARKUP = re.compile(r"[<>{}\[\]#*`|\\]|https?://")
 _VERDICT_WORD: dict[Verdict, str] = {"yes": "Yes", "no": "No", "uncertain": "Uncertain"}
 
@@ -101,6 +103,12 @@ def _words(text: str) -> set[str]:
 def _shares_words(answer: str, source: str) -> bool:
     """An answer about the report uses at least one of its (or the question's) content words."""
     return bool(_words(answer) & _words(source))
+
+
+def _echoes(answer: str, prompt: str) -> bool:
+    """Most of the answer's content words come from the prompt (a weak model repeating it)."""
+    words = _words(answer)
+    return bool(words) and len(words & _words(prompt)) / len(words) >= ECHO_SHARE
 
 
 def contradicts_report(text: str, report: RadiologyReport) -> list[str]:
@@ -227,6 +235,8 @@ class RadiologyAgent:
             own is not None
             and own.answer == evidence.verdict
             and _plain_prose(own.sentence, 240, 2)
+            and len(own.sentence.split()) >= MIN_SENTENCE_WORDS
+            and _shares_words(own.sentence, " ".join((report.text, *question.phrasings)))
             and not contradicts_report(own.sentence, report)
         ):
             sentence = own.sentence.strip()
@@ -276,16 +286,24 @@ class RadiologyAgent:
                 "Consistency check: the composer model gave no valid answer to the three "
                 "phrasings, so the answer comes from the report alone."
             )
-        if all(answer == verdict for _, answer in given):
-            asked = "; ".join(f"“{p}”" for p in question.phrasings)
-            return f"Consistency check: asked three ways ({asked}), the answers agreed."
         listed = "; ".join(f"“{p}” → {a}" for p, a in given)
-        return (
-            f"⚠ Consistency check: the answers DISAGREED when the question was asked in "
-            f"different words ({listed}; the report's own reading → {verdict}). The answer "
-            "above is the report's reading: treat it with extra caution and check the draft "
-            "and heatmaps yourself."
+        caution = (
+            "The answer above is the report's own reading: treat it with extra caution and "
+            "check the draft and heatmaps yourself."
         )
+        if len({answer for _, answer in given}) > 1:
+            return (
+                "⚠ Consistency check: the answers DISAGREED when the question was asked in "
+                f"different words ({listed}; the report's own reading → {verdict}). {caution}"
+            )
+        if given[0][1] != verdict:
+            return (
+                f"⚠ Consistency check: the composer model answered {given[0][1]} to every "
+                f"phrasing ({listed}), which DOES NOT MATCH the report's own reading ({verdict}); "
+                f"its answers were not used. {caution}"
+            )
+        asked = "; ".join(f"“{p}”" for p in question.phrasings)
+        return f"Consistency check: asked three ways ({asked}), the answers agreed."
 
     @staticmethod
     def _deterministic_sentence(condition: str, report: RadiologyReport) -> str:
@@ -317,6 +335,7 @@ class RadiologyAgent:
             valid = (
                 _plain_prose(answer, MAX_OPEN_CHARS, MAX_OPEN_SENTENCES)
                 and _shares_words(answer, f"{report.text} {question.text}")
+                and not _echoes(answer, OPEN_PROMPT)
                 and not clashes
             )
             log.info("radiology_open_answer valid=%s clashes=%d", valid, len(clashes))
@@ -338,4 +357,6 @@ class RadiologyAgent:
         parts = ["I can only answer from the draft report below.", described]
         if uncertain:
             parts.append(f"It is uncertain about: {', '.join(uncertain)}.")
+        if report.impression:
+            parts.append(f"Its impression reads: “{report.impression}”")
         return " ".join(parts)

@@ -215,7 +215,8 @@ def test_a_composer_answer_that_contradicts_the_report_is_not_used(
     text = agent.run(task("Is there a pleural effusion?", film)).text
     assert "Answer: Yes. The draft report reads: “Small left pleural effusion.”" in text
     assert "There is no pleural effusion" not in text.split("Consistency")[0]
-    assert "DISAGREED" in text
+    assert "answered no to every phrasing" in text and "DOES NOT MATCH" in text
+    assert "DISAGREED" not in text
 
 
 def test_negative_finding_reads_no_and_invalid_structured_output_falls_back(
@@ -260,6 +261,7 @@ def test_open_answer_that_contradicts_the_report_falls_back_to_its_summary(
     text = agent.run(task("What does the report show?", film)).text
     assert "large right pneumothorax" not in text
     assert "It describes: Cardiomegaly, Pleural Effusion." in text
+    assert f"Its impression reads: “{IMPRESSION}”" in text
 
 
 def test_without_a_composer_the_answer_comes_from_the_report(tmp_path: Path, film: Path) -> None:
@@ -276,3 +278,24 @@ def test_replies_need_no_clinical_safety_rewrite(tmp_path: Path, film: Path) -> 
     for question in ("Is the heart enlarged?", "Draft a report."):
         safe = make_clinically_safe(agent.run(task(question, film)).text)
         assert safe.rewritten == 0 and not safe.notice_added
+
+
+def test_a_bare_yes_is_not_used_as_the_supporting_sentence(tmp_path: Path, film: Path) -> None:
+    structured = finding_answers(*[("yes", "yes")] * 3)
+    agent = RadiologyAgent(
+        scripted_access(structured=structured), FixedTool(fixed_report(tmp_path))
+    )
+    text = agent.run(task("Is the heart enlarged?", film)).text
+    assert "Answer: Yes. The draft report reads: “The heart is enlarged.”" in text
+    assert "the answers agreed" in text
+
+
+def test_an_open_answer_that_repeats_the_prompt_falls_back(tmp_path: Path, film: Path) -> None:
+    echo = (
+        "You answer a clinician's question about a draft chest X-ray report written by an AI "
+        "model. Use only the report."
+    )
+    agent = RadiologyAgent(scripted_access([echo]), FixedTool(fixed_report(tmp_path)))
+    text = agent.run(task("What does the impression say?", tmp_path / "film.png")).text
+    assert "Answer (from the draft report)" not in text
+    assert "It describes: Cardiomegaly, Pleural Effusion." in text
