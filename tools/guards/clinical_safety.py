@@ -34,7 +34,7 @@ _SOFTEN: tuple[tuple[str, str], ...] = (
     (r"(?i)\b(this|it|that)\s+is\s+(?:a\s+case\s+of\s+)?", r"\1 may represent "),
     (r"(?i)\bdefinitive\b|\bconclusive\b", "possible"),
 )
-_SENTENCES = re.compile(r"(?<=[.!?])\s+")
+_SENTENCES_KEEP_SPACE = re.compile(r"(?<=[.!?])(\s+)")  # keeps the whitespace as parts
 
 
 @dataclass(frozen=True)
@@ -49,19 +49,19 @@ class SafetyRewrite:
 def make_clinically_safe(text: str) -> SafetyRewrite:
     """Rewrite definitive diagnoses as findings for review and append the review notice."""
     body = text.replace(REVIEW_NOTICE, "").rstrip()
-    sentences = _SENTENCES.split(body) if body else []
+    parts = _SENTENCES_KEEP_SPACE.split(body) if body else []
     rewritten = 0
     out: list[str] = []
-    for sentence in sentences:
-        if _ASSERTIVE.search(sentence):
-            soft = sentence
+    for index, part in enumerate(parts):
+        if index % 2 == 0 and _ASSERTIVE.search(part):
+            soft = part
             for pattern, replacement in _SOFTEN:
                 soft = re.sub(pattern, replacement, soft)
             out.append(f"Finding for clinician review (not a diagnosis): {soft.strip()}")
             rewritten += 1
         else:
-            out.append(sentence)
-    safe = " ".join(out)
+            out.append(part)  # an unchanged sentence, or the whitespace (newlines) between two
+    safe = "".join(out)
     notice_added = REVIEW_NOTICE not in text
     return SafetyRewrite(
         f"{safe}\n\n{REVIEW_NOTICE}" if safe else REVIEW_NOTICE, rewritten, notice_added

@@ -127,3 +127,15 @@ def test_clinical_safety_applies_to_clinical_routes_only():
         "The patient has pneumonia.", route="radiology", vault=PhiVault()
     )
     assert verdict.action == "pass"
+
+
+def test_clinical_safety_rewrite_keeps_the_line_structure_of_a_draft():
+    from tools.guards.clinical_safety import REVIEW_NOTICE, make_clinically_safe
+
+    draft = "Findings: The heart is enlarged.\nImpression: The patient has pneumonia.\nNo effusion."
+    rewrite = make_clinically_safe(draft)
+    lines = rewrite.text.split("\n")
+    assert lines[0] == "Findings: The heart is enlarged."
+    assert lines[1].startswith("Finding for clinician review (not a diagnosis): Impression:")
+    assert lines[2] == "No effusion."
+    assert rewrite.rewritten == 1 and rewrite.text.endswith(REVIEW_NOTICE)
