@@ -47,7 +47,9 @@ def test_chat_answers_shows_the_agent_and_survives_bad_input(cli_env):
     assert result.exit_code == 0, out
     assert "→ general (embedding" in out
     assert "general>" in out
-    assert "Not installed in this build yet" in out
+    assert "I can help with:" in out and "Not installed in this build yet" not in out
+    for capability in ("chest X-ray reports", "your own documents", "quizzes", "gate actions"):
+        assert capability in out  # every specialist is installed in this build
     assert "the message is empty" in out
     assert "the limit is 20,000" in out
     assert "unknown command /bogus" in out
