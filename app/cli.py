@@ -20,6 +20,8 @@ from app.docs_cli import ingest as ingest_command
 from app.eval_cli import eval_command
 from app.guard_cli import guard_app
 from app.radiology_cli import radiology_app
+from app.server_cli import keys_app
+from app.server_cli import serve as serve_command
 from app.settings import Settings, get_settings
 from app.tutor_cli import tutor_app
 from app.user_input import decode_user_bytes, validate_user_text
@@ -53,6 +55,8 @@ app.add_typer(
     name="radiology",
     help="Chest X-ray reports and heatmaps (CheXQuery-MedVLM), phantoms, training.",
 )
+app.command("serve")(serve_command)
+app.add_typer(keys_app, name="keys", help="Create, list and revoke the server's API keys.")
 console = Console()
 err_console = Console(stderr=True)
 
