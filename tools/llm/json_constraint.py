@@ -97,7 +97,11 @@ class JsonConstraint:
             raise ValueError("grammar masks need fp32 logits")
         xgr.apply_token_bitmask_inplace(logits.view(1, -1), self.bitmask.to(logits.device))
         if closing:
-            logits[self.closing_ids.to(logits.device)] += 1e4
+            logits.index_add_(
+                0,
+                self.closing_ids.to(logits.device),
+                torch.full((len(self.closing_ids),), 1e4, device=logits.device),
+            )
 
     def accept(self, token: int) -> None:
         """Advance the grammar by `token`; a token the mask allowed is always accepted."""
@@ -131,7 +135,10 @@ class JsonGrammars:
             for i, text in enumerate(info.decoded_vocab)
             if text and set(text.decode("utf-8", "replace")) <= _CLOSING_CHARS
         ]
-        self.closing_ids = torch.tensor(closing + list(stop_token_ids), dtype=torch.long)
+        # Inside an open string `}` and `]` are legal text that closes nothing, so tokens that
+        # end the string are lifted twice: the model cannot fill a string with brackets forever.
+        quoting = [i for i in closing if b'"' in info.decoded_vocab[i]]
+        self.closing_ids = torch.tensor(closing + list(stop_token_ids) + quoting, dtype=torch.long)
         self._lock = threading.Lock()
 
     def for_schema(self, schema: dict[str, Any]) -> JsonConstraint:
