@@ -116,3 +116,17 @@ def test_ask_runs_in_a_real_subprocess(cli_env, settings):
     payload = json.loads(proc.stdout)
     assert payload["answers"][0]["agent"] == "escalate"
     assert payload["answers"][0]["needs_human"] is True
+
+
+def test_chat_takes_a_learner_from_the_diagnostic_to_a_progress_report(cli_env):
+    answers = ["A"] * 10  # right or wrong, every answer must reach the tutor
+    result = chat(
+        ["I'm new to chest films, where do I start?", *answers, "how am I doing?", "/quit"],
+        env=cli_env,
+    )
+    out = result.output
+    assert result.exit_code == 0, out
+    assert "diagnostic item 1 of 10" in out and "diagnostic item 10 of 10" in out
+    assert out.count("→ tutor (continuation") >= 10  # "A" alone would route to general
+    assert "Diagnostic complete:" in out
+    assert "mastery  answers  status" in out and "Mastery over time (PNG):" in out
