@@ -48,9 +48,19 @@ def _check_nodes(ctx: ServerContext, nodes: str | list[str] | None, what: str) -
 
 
 async def create_run(
-    ctx: ServerContext, who: Principal, thread_id: str, body: RunCreate, *, new_thread: bool
+    ctx: ServerContext,
+    who: Principal,
+    thread_id: str,
+    body: RunCreate,
+    *,
+    new_thread: bool,
+    waited: bool = False,
 ) -> RunRecord:
-    """Check and store a run, take the thread's run slot, and start it on this worker."""
+    """Check and store a run, take the thread's run slot, and start it on this worker.
+
+    A `waited` run publishes only the stream modes its request named (none by default): its
+    caller reads the result, not the events.
+    """
     if not ctx.runs.accepting:
         raise HTTPException(503, "the server is shutting down; retry on another instance")
     if body.assistant_id not in (ASSISTANT_ID, GRAPH_ID):
@@ -61,7 +71,7 @@ async def create_run(
     if not exists and not (new_thread or body.if_not_exists == "create"):
         raise NotFound(f"thread {thread_id} not found")
     kwargs: dict[str, object] = {
-        "stream_mode": body.modes,
+        "stream_mode": [] if waited and "stream_mode" not in body.model_fields_set else body.modes,
         "interrupt_before": body.interrupt_before,
         "interrupt_after": body.interrupt_after,
         "input": None,
@@ -145,7 +155,7 @@ def _result(ctx: ServerContext, who: Principal, run: RunRecord) -> StreamingResp
         return dumps(values)
 
     return StreamingResponse(
-        wait_body(ctx.store, run.run_id, final),
+        wait_body(ctx.store, run.run_id, final, ctx.runs.wait_local),
         media_type="application/json",
         headers=_headers(run, "join"),
     )
@@ -185,7 +195,7 @@ async def wait_run(
     who: Caller,
 ) -> StreamingResponse:
     """Start a run and return the thread's values when it ends (or its interrupt or error)."""
-    run = await create_run(ctx, who, thread_id, body, new_thread=False)
+    run = await create_run(ctx, who, thread_id, body, new_thread=False, waited=True)
     return _result(ctx, who, run)
 
 
@@ -199,7 +209,7 @@ async def stream_stateless(body: RunCreate, ctx: Ctx, who: Caller) -> StreamingR
 @router.post("/runs/wait", summary="Wait for a run on a new thread")
 async def wait_stateless(body: RunCreate, ctx: Ctx, who: Caller) -> StreamingResponse:
     """Like /threads/{id}/runs/wait, on a thread created for the run (and kept)."""
-    run = await create_run(ctx, who, str(uuid.uuid4()), body, new_thread=True)
+    run = await create_run(ctx, who, str(uuid.uuid4()), body, new_thread=True, waited=True)
     return _result(ctx, who, run)
 
 

@@ -159,6 +159,14 @@ class RunManager:
         await self.store.request_cancel(run.run_id)
         self._cancel_local(run.run_id)
 
+    async def wait_local(self, run_id: str) -> bool:
+        """Wait for a run this worker executes; False when it runs elsewhere (or is done)."""
+        task = self._tasks.get(run_id)
+        if task is None:
+            return False
+        await asyncio.wait({task})
+        return True
+
     def _cancel_local(self, run_id: str) -> None:
         task = self._tasks.get(run_id)
         if task is not None:
@@ -236,9 +244,15 @@ class RunManager:
                     raise asyncio.CancelledError("cancelled before it started")
                 await self.store.set_running(run.run_id)
                 await self._publish(run, "metadata", {"run_id": run.run_id, "attempt": run.attempt})
-                await self._stream(run, config, taken_over)
-                state = await self.graph.aget_state(config)
-                paused = bool(state.interrupts or state.next)
+                interrupted = await self._stream(run, config, taken_over)
+                if (
+                    interrupted is None
+                    or run.kwargs.get("interrupt_before")
+                    or (run.kwargs.get("interrupt_after"))
+                ):
+                    state = await self.graph.aget_state(config)
+                    interrupted = bool(state.interrupts or state.next)
+                paused = interrupted
                 status, thread_status = (
                     ("interrupted", "interrupted") if paused else ("success", "idle")
                 )
@@ -251,10 +265,13 @@ class RunManager:
             error = exc
         await self._finish(run, config, status, thread_status, error, time.monotonic() - started)
 
-    async def _stream(self, run: RunRecord, config: RunnableConfig, taken_over: bool) -> None:
+    async def _stream(
+        self, run: RunRecord, config: RunnableConfig, taken_over: bool
+    ) -> bool | None:
+        """Run the graph, publishing events; whether it hit an interrupt (None: not run)."""
         graph_input = await self._input_for(run, config) if taken_over else graph_input_of(run)
         if graph_input is _ALREADY_DONE:
-            return
+            return None
         translator = StreamTranslator(run.kwargs.get("stream_mode", ["values"]))
         async for mode, chunk in self.graph.astream(
             graph_input,
@@ -267,6 +284,7 @@ class RunManager:
                 await self._publish(run, event, data)
             if mode == "updates":
                 self.metrics.observe_update(chunk)
+        return bool(translator.interrupts)
 
     async def _input_for(self, run: RunRecord, config: RunnableConfig) -> Any:
         """What a taken-over run continues with: its checkpoint, or its input if none was saved."""

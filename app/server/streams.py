@@ -73,8 +73,12 @@ async def sse_body(
             on_disconnect()
 
 
-async def wait_for_end(store: ServerStore, run_id: str) -> None:
-    """Return when the run has ended."""
+async def wait_for_end(
+    store: ServerStore, run_id: str, local: Callable[[str], Awaitable[bool]] | None = None
+) -> None:
+    """Return when the run has ended (`local` waits for a run of this worker without Redis)."""
+    if local is not None and await local(run_id):
+        return
     after = await store.last_event_id(run_id)
     while not await _ended(store, run_id):
         events = await store.read_events(run_id, after, block_ms=int(HEARTBEAT_S * 1000))
@@ -85,10 +89,13 @@ async def wait_for_end(store: ServerStore, run_id: str) -> None:
 
 
 async def wait_body(
-    store: ServerStore, run_id: str, result: Callable[[], Awaitable[bytes]]
+    store: ServerStore,
+    run_id: str,
+    result: Callable[[], Awaitable[bytes]],
+    local: Callable[[str], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[bytes]:
     """Whitespace every few seconds while the run goes on, then its JSON result."""
-    waiting: asyncio.Task[Any] = asyncio.create_task(wait_for_end(store, run_id))
+    waiting: asyncio.Task[Any] = asyncio.create_task(wait_for_end(store, run_id, local))
     try:
         while True:
             done, _ = await asyncio.wait({waiting}, timeout=HEARTBEAT_S)
