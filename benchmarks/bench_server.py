@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 from langgraph_sdk import get_client
 from rich.console import Console
 from rich.table import Table
@@ -224,6 +225,18 @@ def medgraph_serve(env: dict[str, str], workdir: Path) -> Iterator[tuple[Target,
         yield Target("medgraph serve (Redis + Postgres)", url, key), lambda: _wait_for(url, proc)
     finally:
         _stop(proc)
+        _drop_keys(server_env["MEDGRAPH_SERVER_REDIS_PREFIX"])
+
+
+def _drop_keys(prefix: str) -> None:
+    """Remove the benchmark server's threads, runs and events from Redis."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        stale = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(stale), 500):
+            client.delete(*stale[start : start + 500])
+    finally:
+        client.close()
 
 
 @contextmanager

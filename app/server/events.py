@@ -55,7 +55,6 @@ class StreamTranslator:
     def __init__(self, modes: list[str]) -> None:
         self.modes = set(modes)
         self.interrupts: list[Interrupt] = []
-        self.updated_nodes: list[str] = []
         self._step_nodes: set[str] = set()
         self._partial: dict[str, BaseMessageChunk] = {}
         self._announced: set[str] = set()
@@ -101,7 +100,6 @@ class StreamTranslator:
                 shown[node] = update
                 continue
             self._step_nodes.add(node)
-            self.updated_nodes.append(node)
             if node in UNGUARDED_NODES and isinstance(update, Mapping):
                 update = {k: v for k, v in update.items() if k != "messages"}
             shown[node] = update

@@ -45,6 +45,7 @@ from state.errors import MedGraphError
 from state.schema import Attachment
 
 logger = logging.getLogger("medgraph.server.runs")
+_ALREADY_DONE = object()  # a taken-over run whose last checkpoint shows it had finished
 
 
 @dataclass(frozen=True)
@@ -340,9 +341,6 @@ class RunManager:
         )
         if not finished:
             logger.warning("run was taken over by another worker", extra={"run_id": run.run_id})
-
-
-_ALREADY_DONE = object()
 
 
 def error_details(error: BaseException, run_id: str) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """Request bodies of the LangGraph Server API subset, as `langgraph-sdk` sends them.
 
 Fields the sdk may send and this server does not support are refused with a clear 422 rather
-than silently ignored; fields that do not change what a run does (tracing, feedback keys) are
-accepted and ignored.
+than silently ignored; fields that do not change what a run does (tracing, feedback keys,
+`stream_resumable`: every stream here is resumable) are accepted and ignored. A run's `config`
+is ignored too: the thread, user, tenant and role come from the server and the API key.
 """
 
 from __future__ import annotations
@@ -80,14 +81,12 @@ class HistoryRequest(_Body):
     limit: int = Field(default=10, ge=1, le=1000)
     before: str | dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
-    checkpoint: dict[str, Any] | None = None
 
 
 class CheckpointRequest(_Body):
     """POST /threads/{id}/state/checkpoint."""
 
     checkpoint: dict[str, Any]
-    subgraphs: bool = False
 
 
 class RunCommand(_Unsupported):
@@ -119,7 +118,6 @@ class RunCreate(_Unsupported):
     multitask_strategy: Literal["reject"] = "reject"
     if_not_exists: Literal["reject", "create"] = "reject"
     on_disconnect: Literal["cancel", "continue"] = "continue"
-    stream_resumable: bool = False
 
     @model_validator(mode="after")
     def _input_or_command(self) -> RunCreate:

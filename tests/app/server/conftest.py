@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from PIL import Image
 
 from app.runtime import Runtime
@@ -21,8 +22,9 @@ from app.server.keys import add_key
 from app.settings import Settings
 from tests.app.server.harness import ServerThread
 from tests.app.server.scripted_endpoint import ScriptedEndpoint
-from tests.conftest import POSTGRES_URL, REDIS_URL, require_service
+from tests.conftest import POSTGRES_URL, REDIS_URL, _port_open, require_service
 
+SESSION = uuid.uuid4().hex[:8]
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_ATTACHMENT_BYTES = 1024 * 1024
 USERS: dict[str, tuple[str, str, str]] = {
@@ -49,6 +51,25 @@ def server_settings_for(data_dir: Path, model_url: str, prefix: str) -> Settings
     )
 
 
+def store_prefix(kind: str) -> str:
+    """A Redis prefix for one server's store, removed at the end of this test session."""
+    return f"test-srv-{SESSION}-{kind}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_store_keys() -> Iterator[None]:
+    yield
+    if not _port_open("127.0.0.1", 6379):
+        return
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        stale = list(client.scan_iter(match=f"test-srv-{SESSION}-*", count=1000))
+        for start in range(0, len(stale), 500):
+            client.delete(*stale[start : start + 500])
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def scripted_endpoint() -> Iterator[ScriptedEndpoint]:
     with ScriptedEndpoint(chunks=4) as endpoint:
@@ -62,7 +83,7 @@ def server_settings(tmp_path_factory: pytest.TempPathFactory, scripted_endpoint)
     return server_settings_for(
         tmp_path_factory.mktemp("server"),
         scripted_endpoint.base_url,
-        f"test-srv-{uuid.uuid4().hex[:8]}",
+        store_prefix("shared"),
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +18,7 @@ from langgraph_sdk import get_sync_client
 
 from app.server.app import create_app
 from state.audit import open_audit
-from tests.app.server.conftest import server_settings_for
+from tests.app.server.conftest import server_settings_for, store_prefix
 from tests.app.server.harness import ServerThread, free_port, spawn_server, wait_until_ready
 from tests.app.server.scripted_endpoint import ScriptedEndpoint
 from tests.conftest import POSTGRES_URL, REDIS_URL
@@ -60,7 +59,7 @@ def slow_endpoint() -> Iterator[ScriptedEndpoint]:
 def test_kill_9_mid_run_then_another_server_finishes_the_turn_and_the_audit_verifies(
     tmp_path, server_settings, server_runtime, api_keys, slow_endpoint
 ):
-    prefix = f"test-kill-{uuid.uuid4().hex[:8]}"
+    prefix = store_prefix("kill")
     port = free_port()
     env = {
         "MEDGRAPH_DATA_DIR": str(tmp_path / "killed"),
@@ -120,7 +119,7 @@ def test_kill_9_mid_run_then_another_server_finishes_the_turn_and_the_audit_veri
 def test_graceful_shutdown_hands_unfinished_runs_over_to_the_next_server(
     tmp_path, server_settings, server_runtime, api_keys, scripted_endpoint
 ):
-    prefix = f"test-drain-{uuid.uuid4().hex[:8]}"
+    prefix = store_prefix("drain")
     settings = server_settings_for(tmp_path, server_settings.model_base_url, prefix)
     settings = settings.model_copy(
         update={
@@ -152,7 +151,7 @@ def test_graceful_shutdown_hands_unfinished_runs_over_to_the_next_server(
 def test_shutdown_lets_a_run_finish_within_the_grace_period(
     tmp_path, server_settings, server_runtime, api_keys, scripted_endpoint
 ):
-    prefix = f"test-grace-{uuid.uuid4().hex[:8]}"
+    prefix = store_prefix("grace")
     settings = server_settings_for(tmp_path, server_settings.model_base_url, prefix)
     settings = settings.model_copy(
         update={
