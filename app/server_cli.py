@@ -56,6 +56,12 @@ def serve(
                 "the server keeps threads and runs in Redis: set "
                 "MEDGRAPH_CHECKPOINT_URL=redis://… or MEDGRAPH_SERVER_REDIS_URL"
             )
+        worker_count = workers or settings.server_workers
+        if worker_count > 1 and not (settings.rag_uri or "").startswith(("http://", "https://")):
+            raise ConfigError(
+                "--workers above 1 needs a Milvus server (MEDGRAPH_RAG_URI=http://…): the "
+                "default Milvus Lite store is a local file that one process opens at a time"
+            )
         from app.server.keys import read_keys
         from app.server.logs import configure_json_logging
 
@@ -70,7 +76,7 @@ def serve(
             factory=True,
             host=host or settings.server_host,
             port=settings.server_port if port is None else port,
-            workers=workers or settings.server_workers,
+            workers=worker_count,
             log_config=None,
             log_level=log_level,
             access_log=False,
