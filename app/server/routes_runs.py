@@ -32,7 +32,7 @@ from app.server.views import (
     public_values,
     run_json,
 )
-from app.server.wire import STREAM_MODES, RunCreate
+from app.server.wire import ID_PATTERN, STREAM_MODES, RunCreate
 from state.errors import InputError, NotFound
 
 router = APIRouter(tags=["runs"], dependencies=[Depends(require_json)])
@@ -63,6 +63,8 @@ async def create_run(
     """
     if not ctx.runs.accepting:
         raise HTTPException(503, "the server is shutting down; retry on another instance")
+    if not ID_PATTERN.match(thread_id):
+        raise NotFound(f"thread {thread_id} not found")
     if body.assistant_id not in (ASSISTANT_ID, GRAPH_ID):
         raise NotFound(f"assistant {body.assistant_id} not found")
     _check_nodes(ctx, body.interrupt_before, "interrupt_before")

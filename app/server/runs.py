@@ -246,16 +246,14 @@ class RunManager:
                 await self.store.set_running(run.run_id)
                 await self._publish(run, "metadata", {"run_id": run.run_id, "attempt": run.attempt})
                 interrupted = await self._stream(run, config, taken_over)
-                if (
-                    interrupted is None
-                    or run.kwargs.get("interrupt_before")
-                    or (run.kwargs.get("interrupt_after"))
-                ):
+                breakpoints = run.kwargs.get("interrupt_before") or run.kwargs.get(
+                    "interrupt_after"
+                )
+                if interrupted is None or breakpoints:
                     state = await self.graph.aget_state(config)
                     interrupted = bool(state.interrupts or state.next)
-                paused = interrupted
                 status, thread_status = (
-                    ("interrupted", "interrupted") if paused else ("success", "idle")
+                    ("interrupted", "interrupted") if interrupted else ("success", "idle")
                 )
         except asyncio.CancelledError:
             if self._shutting_down:

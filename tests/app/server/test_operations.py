@@ -78,8 +78,10 @@ def test_logs_are_json_lines_with_request_and_run_ids(server, api_keys):
         client.runs.wait(client.threads.create()["thread_id"], "medgraph", input=MESSAGE)
         reply = httpx.get(f"{server.url}/ok", headers={"x-request-id": "trace-me-42"})
         deadline = time.monotonic() + 10
-        while not any('"run finished"' in r for r in records) and time.monotonic() < deadline:
-            time.sleep(0.05)  # the run logs its end just after the client sees the result
+        while time.monotonic() < deadline and not (
+            any('"run finished"' in r for r in records) and any("trace-me-42" in r for r in records)
+        ):
+            time.sleep(0.05)  # runs and requests log their end just after the client is answered
     finally:
         logger.removeHandler(handler)
     lines = [json.loads(r) for r in records]
