@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from peft.tuners.tuners_utils import BaseTunerLayer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -40,6 +41,7 @@ from rich.progress import (
 
 from state.errors import AssetError, ConfigError
 from tools.radiology.dataset import RadiologyCorpus, TrainingBatches, load_pool
+from tools.radiology.lora import is_lora_parameter
 from tools.radiology.model import CheXQueryMedVLM
 from tools.radiology.queries import TextEmbedder
 from tools.radiology.train_config import TrainConfig, TrainPlan
@@ -76,13 +78,22 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
 
 
 def unfreeze_backbones(model: CheXQueryMedVLM) -> None:
-    """From-scratch mode: SigLIP and the T5 decoder train whole (not the unused T5 encoder;
-    the LoRA adapters stay frozen at their zero start, so they change nothing)."""
+    """From-scratch mode: SigLIP and the T5 decoder train whole (not the unused T5 encoder).
+
+    The LoRA adapters stay frozen. While they are still at their zero start (every `lora_B`
+    is zero) they add nothing to the output, so they are switched off for speed.
+    """
+    adapters_at_zero = True
     for module in (model.vision, model.decoder):
         for name, parameter in module.named_parameters():
-            if ".lora_" in name or name.startswith("t5.encoder."):
-                continue
-            parameter.requires_grad_(True)
+            if is_lora_parameter(name):
+                adapters_at_zero &= ".lora_B" not in name or not bool(parameter.any())
+            elif not name.startswith("t5.encoder."):
+                parameter.requires_grad_(True)
+    if adapters_at_zero:
+        for layer in model.modules():
+            if isinstance(layer, BaseTunerLayer):
+                layer.enable_adapters(False)
 
 
 def optimizer_groups(model: CheXQueryMedVLM, weight_decay: float) -> list[dict[str, Any]]:

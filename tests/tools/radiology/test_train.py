@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from peft.tuners.tuners_utils import BaseTunerLayer
 from safetensors.torch import load_file
 
 import tools.radiology.train as train_module
@@ -20,6 +21,7 @@ from tools.radiology.train import (
     TRAINING_LOG,
     load_trainer_state,
     train,
+    unfreeze_backbones,
     warmup_cosine,
 )
 from tools.radiology.train_config import TrainConfig, TrainPlan, demo_config
@@ -90,6 +92,25 @@ def test_from_scratch_mode_trains_backbone_weights_but_not_the_bypassed_encoder(
     assert any(n.startswith("vision.siglip.") and ".lora_" not in n for n in changed)
     assert any(n.startswith("decoder.t5.decoder.") and ".lora_" not in n for n in changed)
     assert not any(n.startswith("decoder.t5.encoder.") or ".lora_" in n for n in changed)
+
+
+def _adapters_enabled(model: torch.nn.Module) -> list[bool]:
+    return [
+        not layer.disable_adapters for layer in model.modules() if isinstance(layer, BaseTunerLayer)
+    ]
+
+
+def test_from_scratch_mode_switches_off_adapters_only_while_they_are_still_zero(initial):
+    fresh = load_checkpoint(initial).model
+    unfreeze_backbones(fresh)
+    assert _adapters_enabled(fresh) and not any(_adapters_enabled(fresh))
+
+    trained = load_checkpoint(initial).model
+    lora_b = next(p for n, p in trained.named_parameters() if ".lora_B" in n)
+    with torch.no_grad():
+        lora_b.fill_(0.5)
+    unfreeze_backbones(trained)
+    assert all(_adapters_enabled(trained))
 
 
 def test_a_resumed_run_ends_where_the_uninterrupted_run_ends(initial, cache, tmp_path, monkeypatch):
