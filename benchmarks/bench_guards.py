@@ -4,6 +4,14 @@ Each message runs twice through the same compiled graph shape (real router on Mi
 fixed-reply agent, no LLM anywhere), once with guards off and once on, with the embedding memo
 cleared before each run, so both pay for exactly one MiniLM pass: the router's when off, the
 input guard's (reused by the router) when on. Overhead is the paired difference.
+
+Each message runs `REPEATS` times each way (interleaved) and keeps its fastest run per way: a
+2,000-character turn takes ~400 ms, and on a shared 2-core machine one noisy run swings it by
+~90 ms, which a single paired difference would report as guard overhead. Even so, the paired
+difference of two ~400 ms turns keeps a tail of that noise, so a second table times the guards'
+own work directly: the input guard (with the message's MiniLM windows already in the memo, as
+the router would have computed them anyway) plus the output guard, beside the MiniLM pass they
+share with the router, measured on the same messages in the same run.
 """
 
 from __future__ import annotations
@@ -29,13 +37,15 @@ from app.settings import Settings
 from benchmarks.machine import describe
 from graphs.guard_nodes import GraphGuards
 from graphs.supervisor import build_supervisor_graph
-from state.schema import INTENTS, AgentAnswer, Intent
+from state.schema import INTENTS, AgentAnswer, Intent, PhiVault
 from tools.guards.assembly import GuardConfig, GuardSet, build_guard_set
 from tools.models.embedder import MiniLMEmbedder
 from tools.routing.intent_classifier import IntentClassifier
 
 SIZES = (200, 2_000, 20_000)
+REPLY = "Draft noted for review."
 TURNS = {200: 60, 2_000: 60, 20_000: 8}
+REPEATS = {200: 3, 2_000: 3, 20_000: 1}
 WARMUP = 3
 SENTENCES = (
     "Please draft a report for the chest X-ray of Mr John Smith, MRN 00123456.",
@@ -54,7 +64,7 @@ class FixedReply:
         self.name = intent
 
     def run(self, task: AgentTask) -> AgentAnswer:
-        return AgentAnswer(order=task.order, agent=self.name, text="Draft noted for review.")
+        return AgentAnswer(order=task.order, agent=self.name, text=REPLY)
 
 
 @dataclass(frozen=True)
@@ -121,15 +131,50 @@ def measure(guards: GuardSet) -> list[Row]:
         for i in range(TURNS[chars]):
             text = message(chars, rng)
             first, second = (off_graph, on_graph) if i % 2 == 0 else (on_graph, off_graph)
-            a = run(first, guards, text, f"a-{chars}-{i}")
-            b = run(second, guards, text, f"b-{chars}-{i}")
-            off, on = (a, b) if first is off_graph else (b, a)
+            runs: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+            for r in range(REPEATS[chars]):
+                for graph in (first, second):
+                    runs[graph is off_graph].append(run(graph, guards, text, f"{chars}-{i}-{r}"))
+            off, on = min(runs[True]), min(runs[False])
             timings["ow"].append(off[0])
             timings["nw"].append(on[0])
             timings["oc"].append(off[1])
             timings["nc"].append(on[1])
         rows.append(Row(chars, timings["ow"], timings["nw"], timings["oc"], timings["nc"]))
     return rows
+
+
+def guard_work(guards: GuardSet) -> Table:
+    """The guards' own time per message (the shared MiniLM pass excluded) beside that pass."""
+    table = Table(title="Guard work per message, the shared MiniLM pass excluded (fastest of 3)")
+    for column in ("chars", "messages", "guards p50/p95 ms", "MiniLM pass p50/p95 ms", "ratio p50"):
+        table.add_column(column, justify="right")
+    rng = random.Random(1)
+    for chars in SIZES:
+        work, shared = [], []
+        for _ in range(TURNS[chars]):
+            text = message(chars, rng)
+            redacted = guards.input.check(text, PhiVault()).text
+            guards.embeddings.clear()
+            started = time.perf_counter()
+            guards.embeddings.message_windows(redacted)
+            shared.append((time.perf_counter() - started) * 1000)
+            best = float("inf")
+            for _ in range(3):
+                vault = PhiVault()
+                started = time.perf_counter()
+                guards.input.check(text, vault)
+                guards.output.check(REPLY, route="radiology", vault=vault)
+                best = min(best, (time.perf_counter() - started) * 1000)
+            work.append(best)
+        table.add_row(
+            f"{chars:,}",
+            str(len(work)),
+            f"{Row.pct(work, 50):.1f} / {Row.pct(work, 95):.1f}",
+            f"{Row.pct(shared, 50):.1f} / {Row.pct(shared, 95):.1f}",
+            f"{Row.pct(work, 50) / Row.pct(shared, 50):.2f}x",
+        )
+    return table
 
 
 def main() -> None:
@@ -146,7 +191,8 @@ def main() -> None:
         title="Guard overhead per turn (input + output guard nodes; no LLM anywhere)",
         caption=(
             f"{describe()}; torch {torch.__version__}; load average at end "
-            f"{os.getloadavg()[0]:.1f}; overhead = paired (on - off) per message"
+            f"{os.getloadavg()[0]:.1f}; overhead = paired (on - off) per message, "
+            f"fastest of {REPEATS[2_000]} runs each way (20,000 chars: {REPEATS[20_000]})"
         ),
     )
     columns = (
@@ -173,6 +219,7 @@ def main() -> None:
             f"{statistics.median(row.on_wall) / statistics.median(row.off_wall):.2f}x",
         )
     Console().print(table)
+    Console().print(guard_work(guards))
     snapshot = guards.metrics.snapshot()
     per_guard = Table(title="Per-guard decision latency (ms), all sizes")
     for column in ("guard", "p50", "p95", "decisions"):

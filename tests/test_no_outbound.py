@@ -117,4 +117,5 @@ def test_full_guarded_turns_make_no_outbound_connection(outbound_attempts, setti
     assert outbound_attempts == []
     assert guardrails_settings.rc.enable_metrics is False
     assert guardrails_settings.rc.use_remote_inferencing is False
+    assert guardrails_settings.disable_tracing is True
     assert HubTelemetry()._enabled is False

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from tools.pattern_set import PatternSet
+
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\u2061\u2062\u2063\ufeff\u00ad\u180e]")
 _HOMOGLYPHS = str.maketrans(
     "аеорсухіјԁһӏԛѕԝАВЕКМНОРСТУХІЈѴαεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧΖ",
@@ -204,17 +206,17 @@ class InjectionPatterns:
     """Compiled family patterns; `check(text)` returns the first hit or None."""
 
     def __init__(self, families: dict[str, tuple[str, ...]] | None = None) -> None:
-        self._compiled = [
-            (family, re.compile(pattern, re.IGNORECASE))
+        listed = [
+            (family, pattern)
             for family, patterns in (families or FAMILY_PATTERNS).items()
             for pattern in patterns
         ]
+        self._families = [family for family, _ in listed]
+        self._patterns = PatternSet([pattern for _, pattern in listed], ignore_case=True)
 
     def _match(self, text: str) -> str | None:
-        for family, pattern in self._compiled:
-            if pattern.search(text):
-                return family
-        return None
+        index = self._patterns.first(text)
+        return None if index is None else self._families[index]
 
     def check(self, text: str) -> PatternHit | None:
         """Check the plain, normalised, de-leetspeaked and base64-decoded views of `text`."""

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tools.pattern_set import PatternSet
+
 _SELF = r"(?:my ?self|themselves|himself|herself|ourselves)"
 _PERSON = (
     r"(?:him|her|them|you|us|people|everyone|everybody|some(?:one|body)|any(?:one|body)|"
@@ -159,24 +161,27 @@ class SafetyLexicon:
         topics: dict[str, str] | None = None,
         study_frame: str = STUDY_FRAME,
     ) -> None:
-        self._crisis = [
-            (category, re.compile(pattern))
+        crisis_patterns = [
+            (category, pattern)
             for category, patterns in (CRISIS_PATTERNS if crisis is None else crisis).items()
             for pattern in patterns
         ]
+        self._crisis_categories = [category for category, _ in crisis_patterns]
+        self._crisis = PatternSet([pattern for _, pattern in crisis_patterns])
         topic_patterns = TOPIC_PATTERNS if topics is None else topics
-        self._topics = [(c, re.compile(p)) for c, p in topic_patterns.items()]
-        self._frame = re.compile(study_frame)
+        self._topic_categories = list(topic_patterns)
+        self._topics = PatternSet(list(topic_patterns.values()))
+        self._frame = PatternSet([study_frame])
 
     def check(self, text: str) -> SafetyHit | None:
         """Crisis patterns first; topic words only outside a study/document/policy frame."""
         normalised = _normalise(text)
-        for category, pattern in self._crisis:
-            if pattern.search(normalised):
-                return SafetyHit(category=category, tier="crisis")
-        if self._frame.search(normalised):
+        crisis = self._crisis.first(normalised)
+        if crisis is not None:
+            return SafetyHit(category=self._crisis_categories[crisis], tier="crisis")
+        if self._frame.first(normalised) is not None:
             return None
-        for category, pattern in self._topics:
-            if pattern.search(normalised):
-                return SafetyHit(category=category, tier="topic")
+        topic = self._topics.first(normalised)
+        if topic is not None:
+            return SafetyHit(category=self._topic_categories[topic], tier="topic")
         return None
