@@ -33,12 +33,6 @@ class Embedder(Protocol):
 
     def embed_windows(self, text: str, *, overlap: int = 32) -> WindowedEmbedding: ...
 
-    def clear(self) -> None:
-        """Forget every memoised vector (benchmarks measure cold turns with it)."""
-        with self._lock:
-            self._vectors.clear()
-            self._windows.clear()
-
     def token_count(self, text: str) -> int: ...
 
 
