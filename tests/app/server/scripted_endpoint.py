@@ -1,8 +1,10 @@
 """A scripted OpenAI-compatible chat endpoint on loopback for server tests and the benchmark.
 
 It replies `Noted: <the last user message>.`, so each answer names the turn that asked for it
-(lost or mixed-up messages show), streamed in `chunks` pieces `delay_s` apart. It stands in for
-a model only where the language does not matter: the server's flows, not answer quality.
+(lost or mixed-up messages show), streamed in `chunks` pieces `delay_s` apart; a non-streamed
+reply takes as long (`chunks` × `delay_s`), so a "slow model" is slow however it is called. It
+stands in for a model only where the language does not matter: the server's flows, not answer
+quality.
 
 Usage:
     with ScriptedEndpoint(chunks=4, delay_s=0.0) as endpoint:
@@ -86,6 +88,7 @@ class ScriptedEndpoint:
                     endpoint.calls += 1
                 reply = scripted_reply(body)
                 if not body.get("stream"):
+                    time.sleep(endpoint.delay_s * endpoint.chunks)
                     self._send(
                         200,
                         {
