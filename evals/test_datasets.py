@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from pydantic import ValidationError
 
 from evals.datasets import DATA_DIR, dataset, load_jsonl, load_manifest, parse_jsonl
+from evals.radiology_cases import CASES, PhantomCase
 from evals.rubric import load_rubrics
 from evals.suites.conversations import Conversation
 from evals.suites.judge import CalibrationItem
@@ -61,3 +63,21 @@ def test_an_invalid_row_names_its_line(tmp_path) -> None:
     path.write_text('{"id": "c1", "title": "t", "about": "a", "turns": []}\n')
     with pytest.raises(ConfigError, match=r"bad\.jsonl line 1"):
         parse_jsonl(path, Conversation)
+
+
+def test_radiology_cases_cover_normal_and_abnormal_films_with_matching_reports() -> None:
+    _, cases = load_jsonl("radiology_phantoms", PhantomCase)
+    assert len(cases) == CASES and len({c.id for c in cases}) == CASES
+    assert any(c.findings == "normal" for c in cases)
+    assert sum(c.findings != "normal" for c in cases) >= CASES // 2
+
+
+def test_a_radiology_case_whose_report_disagrees_with_its_findings_is_refused() -> None:
+    with pytest.raises(ValidationError, match="the report states"):
+        PhantomCase(
+            id="x",
+            findings="cardiomegaly",
+            seed=1,
+            report_uid="1",
+            reference="Findings: Heart size normal. Lungs clear. | Impression: Normal chest.",
+        )

@@ -2,8 +2,9 @@
 
 The checkpoint is found as the runtime finds it (`MEDGRAPH_RADIOLOGY_CHECKPOINT`, else the
 cached demo, else the packaged demo); with none the suite is skipped, saying how to build one.
-Test phantoms, decoding and the most-frequent-report baseline follow
-`tools/radiology/evaluate.py`, on `IMAGES` phantoms so the suite stays fast on CPU. Clinical
+The test phantoms are the versioned `radiology_phantoms` dataset (findings, seed and paired real
+report per case; `evals/radiology_cases.py`), redrawn at the checkpoint's image size. Decoding and
+the most-frequent-report baseline follow `tools/radiology/evaluate.py`. Clinical
 precision and recall are micro-averaged over the drawable conditions (labeller on the generated
 report vs the phantom's truth); clinical macro-F1 averages the drawable conditions that occur
 in the truth or the predictions. BLEU-4, ROUGE-L and METEOR are per-report scores against the
@@ -15,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.settings import Settings
+from evals.datasets import load_jsonl
 from evals.harness import EvalContext, Suite
+from evals.radiology_cases import PhantomCase
 from evals.results import MetricResult, SuiteResult, TableData
 from evals.stats import macro_f1_rows, mean_rows, ratio_rows
 from state.errors import AssetError, InputError
-from tools.radiology.dataset import PhantomPool, PoolConfig, RadiologyCorpus, load_pool
+from tools.radiology.dataset import PhantomPool, PoolConfig, RadiologyCorpus, render_pairs
 from tools.radiology.decoder import GenerationSettings
 from tools.radiology.evaluate import (
     DEFAULT_MAX_NEW_TOKENS,
@@ -34,7 +37,6 @@ from tools.radiology.service import find_checkpoint
 from tools.radiology.train import pick_device
 from tools.radiology.weights import load_checkpoint
 
-IMAGES = 16
 TEXT_METRICS = ("bleu_4", "rouge_l", "meteor")
 
 
@@ -48,9 +50,13 @@ def _text_scores(generated: str, reference: str) -> dict[str, float]:
 
 
 def _system_metrics(
-    ctx: EvalContext, prefix: str, generated: Sequence[str], pool: PhantomPool, what: str
+    ctx: EvalContext,
+    prefix: str,
+    generated: Sequence[str],
+    pool: PhantomPool,
+    ids: list[str],
+    what: str,
 ) -> list[MetricResult]:
-    ids = [f"phantom-{i:03d}" for i in range(len(pool))]
     drawable = set(DRAWABLE_CONDITIONS)
     truth = [set(t) & drawable for t in pool.true_conditions()]
     predicted = [set(report_conditions(text)) & drawable for text in generated]
@@ -109,10 +115,11 @@ def run(ctx: EvalContext) -> SuiteResult:
     corpus = RadiologyCorpus.load(settings.cache_dir)
     trained = training_config_of(checkpoint)
     image_size = bundle.model.config.image_size
-    pool = load_pool(
-        settings.cache_dir,
-        corpus,
-        PoolConfig(split="test", size=IMAGES, image_size=image_size, seed=trained.pool_seed),
+    ref, cases = load_jsonl("radiology_phantoms", PhantomCase)
+    pool = render_pairs(
+        PoolConfig(split="test", size=len(cases), image_size=image_size),
+        [case.pair() for case in cases],
+        corpus.masks,
     )
     max_new_tokens = min(settings.radiology_max_new_tokens, DEFAULT_MAX_NEW_TOKENS)
     generated = generate_reports(
@@ -123,14 +130,16 @@ def run(ctx: EvalContext) -> SuiteResult:
         ),
     )
     baseline = most_frequent_target(corpus, trained.pool(image_size))
-    model_metrics = _system_metrics(ctx, "", generated, pool, "model")
+    ids = [case.id for case in cases]
+    model_metrics = _system_metrics(ctx, "", generated, pool, ids, "model")
     baseline_metrics = _system_metrics(
-        ctx, "baseline_", [baseline] * len(pool), pool, "most-frequent-report baseline"
+        ctx, "baseline_", [baseline] * len(pool), pool, ids, "most-frequent-report baseline"
     )
     return SuiteResult(
         name="radiology",
         title=TITLE,
         agent="radiology",
+        datasets=[ref],
         metrics=model_metrics + baseline_metrics,
         tables=[
             TableData(

@@ -203,8 +203,17 @@ def build_pool(
     config: PoolConfig, corpus: RadiologyCorpus, console: Console | None = None
 ) -> PhantomPool:
     """Draw and render the pool's phantoms."""
-    pairs = draw_pairs(config, corpus)
-    images = torch.empty((config.size, config.image_size, config.image_size), dtype=torch.uint8)
+    return render_pairs(config, draw_pairs(config, corpus), corpus.masks, console)
+
+
+def render_pairs(
+    config: PoolConfig,
+    pairs: Sequence[PhantomPair],
+    masks: LungMaskSet,
+    console: Console | None = None,
+) -> PhantomPool:
+    """Render given phantom–report pairs at `config.image_size` into a pool."""
+    images = torch.empty((len(pairs), config.image_size, config.image_size), dtype=torch.uint8)
     with Progress(
         TextColumn(f"rendering {config.split} phantoms"),
         BarColumn(),
@@ -215,7 +224,7 @@ def build_pool(
     ) as progress:
         task = progress.add_task("render", total=len(pairs))
         for index, pair in enumerate(pairs):
-            phantom = make_phantom(pair.spec, pair.seed, config.image_size, corpus.masks)
+            phantom = make_phantom(pair.spec, pair.seed, config.image_size, masks)
             images[index] = torch.from_numpy(np.round(phantom.image * 255).astype(np.uint8))
             progress.advance(task)
     return PhantomPool(
