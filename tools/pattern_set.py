@@ -44,9 +44,6 @@ class PatternSet:
                 self._python_only.append(index)
         self._set.Compile()
 
-    def __len__(self) -> int:
-        return len(self._compiled)
-
     def first(self, text: str) -> int | None:
         """Index of the first pattern (in order) that matches anywhere in `text`, else None."""
         if not text.isascii() or _RE2_DIFFERS.search(text):
