@@ -22,7 +22,7 @@ import numpy as np
 from state.errors import ConfigError, InputError
 from tools.rag.chunking import Chunk
 from tools.rag.citations import citation_label
-from tools.rag.store import ChunkStore, Hit, scope_filter
+from tools.rag.store import ChunkStore, Hit
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
 
@@ -133,15 +133,22 @@ class HybridRetriever:
         if not query.strip():
             raise InputError("the search query is empty")
         filters = filters or SearchFilters()
-        expr = scope_filter(filters.collection, filters.sources)
         query_vector = self.embedder.embed([query])[0]
         depth = max(self.candidates, k)
         dense: list[Hit] = []
         bm25: list[Hit] = []
         if self.mode in ("hybrid", "dense"):
-            dense = self.store.dense_search(tenant_id, query_vector, depth, expr=expr)
+            dense = self.store.dense_search(
+                tenant_id,
+                query_vector,
+                depth,
+                collection=filters.collection,
+                sources=filters.sources,
+            )
         if self.mode in ("hybrid", "bm25"):
-            bm25 = self.store.bm25_search(tenant_id, query, depth, expr=expr)
+            bm25 = self.store.bm25_search(
+                tenant_id, query, depth, collection=filters.collection, sources=filters.sources
+            )
         chunks = self._fuse(query_vector, dense, bm25)
         if self.mmr_lambda is not None and chunks:
             vectors = np.stack([c.vector for c in chunks])

@@ -4,30 +4,39 @@ Usage:
     store = ChunkStore("/data/rag.db")            # Milvus Lite file; "http://host:19530" works too
     store.replace_source("acme", chunks, vectors, file_hash="…")
     hits = store.dense_search("acme", query_vector, k=20)
-    hits = store.bm25_search("acme", "pleural effusion", k=20)
+    hits = store.bm25_search("acme", "pleural effusion", k=20, collection="guides")
 
 Schema: the chunk text (title, section path, body) feeds Milvus's BM25 function, which fills a
 sparse vector server-side; the MiniLM vector is a 384-d float vector; metadata are scalar fields.
 `tenant_id` is the partition key, and every read and delete here adds `tenant_id == …` to its
 filter, so a query never sees another tenant's chunks. Collections are consistent ("Strong").
+
+Searches go to Milvus on a server. On a Milvus Lite file they go to an in-process index of the
+same vectors and texts (`tools.rag.local_index`: exact numpy scan + bm25s), because Milvus
+Lite 3.x is pure Python (at 100k chunks about 150 ms per HNSW search and 1.5 s per BM25
+search on 2 cores); `search_backend="milvus"` or `"local"` forces either.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 from pymilvus import DataType, Function, FunctionType, MilvusClient, MilvusException
 
 from state.errors import ConfigError, InputError, StateUnavailable
 from tools.rag.chunking import Chunk
+from tools.rag.local_index import IndexRow, LocalIndex, LocalIndexCache, Scored
 
+SearchBackend = Literal["auto", "local", "milvus"]
 DEFAULT_COLLECTION = "medgraph_chunks"
 MAX_TEXT_CHARS = 16_000
-_PAGE = 1000  # rows per query page
+_PAGE = 5000  # rows per query page
 _OUTPUT_FIELDS = [
     "chunk_id", "doc_collection", "source", "title", "page", "section", "ordinal", "body",
     "content_hash",
@@ -122,6 +131,26 @@ def _chunk(entity: dict[str, Any]) -> Chunk:
     )
 
 
+class _DropIteratorClockWarning(logging.Filter):
+    """Milvus Lite returns no session timestamp to a query iterator; pymilvus warns on every
+    iterator and falls back to the client clock, which is what a local file needs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "failed to get mvccTs" not in record.getMessage()
+
+
+logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_DropIteratorClockWarning())
+
+# Milvus Lite holds an exclusive lock on its file, so every writer of a local store is in this
+# process and one process-wide cache sees every write that must invalidate an index.
+_LOCAL = LocalIndexCache()
+
+
+def is_local_uri(uri: str) -> bool:
+    """True for a Milvus Lite file path, False for a server address (`http://…`, `tcp://…`)."""
+    return "://" not in uri
+
+
 class ChunkStore:
     """Chunks of every tenant in one Milvus collection; Milvus Lite file or server URI."""
 
@@ -133,11 +162,19 @@ class ChunkStore:
         dim: int = 384,
         token: str = "",
         index: DenseIndex | None = None,
+        search_backend: SearchBackend = "auto",
     ) -> None:
         self.uri = uri
         self.collection_name = collection_name
         self.dim = dim
         self.index = index or DenseIndex()
+        self.local_search = search_backend == "local" or (
+            search_backend == "auto" and is_local_uri(uri)
+        )
+        self._index_key = (
+            str(Path(uri).resolve()) if is_local_uri(uri) else uri,
+            collection_name,
+        )
         try:
             self._client = MilvusClient(uri=uri, token=token)
             if not self._client.has_collection(collection_name):
@@ -248,7 +285,10 @@ class ChunkStore:
             }
             for c, vector in zip(chunks, vectors.astype(np.float32), strict=True)
         ]
-        self._call("insert", self._client.insert, self.collection_name, rows)
+        try:
+            self._call("insert", self._client.insert, self.collection_name, rows)
+        finally:
+            _LOCAL.invalidate((*self._index_key, tenant_id))
         return len(rows)
 
     def _validate(self, tenant_id: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -265,36 +305,38 @@ class ChunkStore:
     def delete_source(self, tenant_id: str, collection: str, source: str) -> int:
         """Delete every chunk of one source; returns how many there were."""
         expr = metadata_filter(tenant_id, collection=collection, sources=[source])
-        return self._delete(expr)
+        return self._delete(tenant_id, expr)
 
     def delete_collection(self, tenant_id: str, collection: str) -> int:
         """Delete every chunk of a tenant's document collection."""
-        return self._delete(metadata_filter(tenant_id, collection=collection))
+        return self._delete(tenant_id, metadata_filter(tenant_id, collection=collection))
 
-    def _delete(self, expr: str) -> int:
+    def _delete(self, tenant_id: str, expr: str) -> int:
         existing = sum(1 for _ in self._rows(expr, ["pk"]))
         if existing:
-            self._call("delete", self._client.delete, self.collection_name, filter=expr)
+            try:
+                self._call("delete", self._client.delete, self.collection_name, filter=expr)
+            finally:
+                _LOCAL.invalidate((*self._index_key, tenant_id))
         return existing
 
     # --- reads ----------------------------------------------------------------------------
 
     def _rows(self, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
-        offset = 0
-        while True:
-            page = self._call(
-                "query",
-                self._client.query,
-                self.collection_name,
-                filter=expr,
-                output_fields=fields,
-                limit=_PAGE,
-                offset=offset,
-            )
-            yield from page
-            if len(page) < _PAGE:
-                return
-            offset += _PAGE
+        """Every row matching `expr`, a page at a time (pymilvus seeks by primary key)."""
+        rows = self._call(
+            "query",
+            self._client.query_iterator,
+            self.collection_name,
+            batch_size=_PAGE,
+            filter=expr,
+            output_fields=fields,
+        )
+        try:
+            while page := self._call("query", rows.next):
+                yield from page
+        finally:
+            rows.close()
 
     def file_hashes(self, tenant_id: str, collection: str) -> dict[str, str]:
         """The stored file hash of each source in a tenant's collection."""
@@ -340,38 +382,76 @@ class ChunkStore:
         return int(result[0]["count(*)"])
 
     def dense_search(
-        self, tenant_id: str, vector: np.ndarray, k: int, *, expr: str | None = None
+        self,
+        tenant_id: str,
+        vector: np.ndarray,
+        k: int,
+        *,
+        collection: str | None = None,
+        sources: Sequence[str] | None = None,
     ) -> list[Hit]:
         """Top-k chunks by inner product (cosine: vectors are unit length)."""
+        if self.local_search:
+            found = self._local(tenant_id).dense(vector, k, collection=collection, sources=sources)
+            return self._hits(found)
         return self._search(
             "dense search",
             [vector.astype(np.float32).tolist()],
             "dense",
             {"metric_type": "IP", "params": self.index.search_params},
-            tenant_id,
+            metadata_filter(tenant_id, collection=collection, sources=sources),
             k,
-            expr,
         )
 
     def bm25_search(
-        self, tenant_id: str, text: str, k: int, *, expr: str | None = None
+        self,
+        tenant_id: str,
+        text: str,
+        k: int,
+        *,
+        collection: str | None = None,
+        sources: Sequence[str] | None = None,
     ) -> list[Hit]:
         """Top-k chunks by BM25 over the analysed chunk text."""
-        return self._search(
-            "BM25 search", [text], "sparse", {"metric_type": "BM25"}, tenant_id, k, expr
+        if self.local_search:
+            found = self._local(tenant_id).bm25(text, k, collection=collection, sources=sources)
+            return self._hits(found)
+        expr = metadata_filter(tenant_id, collection=collection, sources=sources)
+        return self._search("BM25 search", [text], "sparse", {"metric_type": "BM25"}, expr, k)
+
+    def _local(self, tenant_id: str) -> LocalIndex:
+        def build() -> LocalIndex:
+            fields = ["pk", "doc_collection", "source", "text", "dense"]
+            rows = [
+                IndexRow(
+                    r["pk"],
+                    r["doc_collection"],
+                    r["source"],
+                    r["text"],
+                    np.asarray(r["dense"], dtype=np.float32),
+                )
+                for r in self._rows(metadata_filter(tenant_id), fields)
+            ]
+            return LocalIndex.build(rows, self.dim)
+
+        return _LOCAL.get((*self._index_key, tenant_id), build)
+
+    def _hits(self, found: list[Scored]) -> list[Hit]:
+        if not found:
+            return []
+        rows = self._call(
+            "get",
+            self._client.get,
+            self.collection_name,
+            ids=[s.pk for s in found],
+            output_fields=_OUTPUT_FIELDS,
         )
+        by_pk = {row["pk"]: row for row in rows}
+        return [Hit(_chunk(by_pk[s.pk]), s.score, s.vector) for s in found if s.pk in by_pk]
 
     def _search(
-        self,
-        what: str,
-        data: list[Any],
-        field_name: str,
-        params: dict[str, Any],
-        tenant_id: str,
-        k: int,
-        expr: str | None,
+        self, what: str, data: list[Any], field_name: str, params: dict[str, Any], expr: str, k: int
     ) -> list[Hit]:
-        tenant_expr = metadata_filter(tenant_id)
         result = self._call(
             what,
             self._client.search,
@@ -379,7 +459,7 @@ class ChunkStore:
             data,
             anns_field=field_name,
             limit=k,
-            filter=tenant_expr if expr is None else f"{tenant_expr} and ({expr})",
+            filter=expr,
             output_fields=[*_OUTPUT_FIELDS, "dense"],
             search_params=params,
         )

@@ -19,6 +19,14 @@ def store(tmp_path: Path):
     store.close()
 
 
+@pytest.fixture(params=["local", "milvus"])
+def searchable(tmp_path: Path, request: pytest.FixtureRequest):
+    """A store on each search path: the in-process index and Milvus Lite's own search."""
+    store = ChunkStore(str(tmp_path / "rag.db"), search_backend=request.param)
+    yield store
+    store.close()
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
@@ -58,7 +66,8 @@ def test_delete_source_and_collection(store: ChunkStore, corpus: Path, tmp_path:
     assert [(s.collection, s.source) for s in store.sources("t1")] == [("misc", "other.txt")]
 
 
-def test_a_tenant_never_sees_another_tenants_chunks(store: ChunkStore, tmp_path: Path) -> None:
+def test_a_tenant_never_sees_another_tenants_chunks(searchable: ChunkStore, tmp_path: Path) -> None:
+    store = searchable
     a = tmp_path / "a.md"
     a.write_text("# A\n\nTenant A keeps the pleural effusion protocol.\n", encoding="utf-8")
     b = tmp_path / "b.md"
@@ -99,7 +108,10 @@ def test_glob_sources_are_relative_to_the_glob_root(store: ChunkStore, corpus: P
     assert [o.source for o in report.outcomes] == ["chest_radiograph_guide.md"]
 
 
-def test_metadata_filters_narrow_search(store: ChunkStore, corpus: Path, tmp_path: Path) -> None:
+def test_metadata_filters_narrow_search(
+    searchable: ChunkStore, corpus: Path, tmp_path: Path
+) -> None:
+    store = searchable
     ingest(store, [corpus], "t1", "demo")
     extra = tmp_path / "extra.md"
     extra.write_text("# Extra\n\nThe pleural effusion drill happens on Fridays.\n", "utf-8")
