@@ -136,13 +136,19 @@ class QAItem(BaseModel):
     section: list[str] = Field(default_factory=list)
 
 
-def load_qa_set(path: Path | None = None) -> list[QAItem]:
-    """Load and validate `evals/data/documents_qa.jsonl`."""
+QA_FILE = "documents_qa.jsonl"
+# Questions asked without the documents' wording: lexical retrieval alone misses many of them.
+PARAPHRASE_FILE = "documents_paraphrase.jsonl"
+
+
+def load_qa_set(path: Path | None = None, *, file: str = QA_FILE) -> list[QAItem]:
+    """Load and validate a QA file: `path`, or `file` from `evals/data/`."""
     text = (
         path.read_text(encoding="utf-8")
         if path is not None
-        else resources.files("evals").joinpath("data/documents_qa.jsonl").read_text("utf-8")
+        else resources.files("evals").joinpath(f"data/{file}").read_text("utf-8")
     )
+    name = path.name if path is not None else file
     items = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -150,9 +156,9 @@ def load_qa_set(path: Path | None = None) -> list[QAItem]:
         try:
             item = QAItem.model_validate_json(line)
         except ValidationError as exc:
-            raise ConfigError(f"documents_qa.jsonl line {n}: {exc}") from exc
+            raise ConfigError(f"{name} line {n}: {exc}") from exc
         if item.answerable != bool(item.gold_chunks):
-            raise ConfigError(f"documents_qa.jsonl line {n}: gold chunks iff answerable")
+            raise ConfigError(f"{name} line {n}: gold chunks iff answerable")
         items.append(item)
     return items
 
@@ -204,7 +210,7 @@ def score_retrieval(
 def score_answers(
     outcomes: dict[str, tuple[str, list[str]]], items: Sequence[QAItem]
 ) -> AnswerScores:
-    """Score agent outcomes: per item id, (mode, cited chunk ids)."""
+    """Score agent outcomes: per item id, (mode, cited chunk ids); NaN where a set has no items."""
     unanswerable = [i for i in items if not i.answerable]
     answerable = [i for i in items if i.answerable]
     abstained = sum(outcomes[i.id][0] == "abstained" for i in unanswerable)
@@ -212,8 +218,8 @@ def score_answers(
     cited = [(c, i) for i in answered for c in outcomes[i.id][1]]
     correct = sum(c in i.gold_chunks for c, i in cited)
     return AnswerScores(
-        abstention=abstained / len(unanswerable),
-        answer_rate=len(answered) / len(answerable),
+        abstention=abstained / len(unanswerable) if unanswerable else float("nan"),
+        answer_rate=len(answered) / len(answerable) if answerable else float("nan"),
         citation_accuracy=correct / len(cited) if cited else 0.0,
         extractive=sum(outcomes[i.id][0] == "extractive" for i in items),
         generated=sum(outcomes[i.id][0] == "generated" for i in items),

@@ -2,6 +2,8 @@
 
 Runs the real MiniLM embedder and Milvus Lite over the demo corpus and the generated handbook
 PDF, with the agent in extractive mode (no composer), so the numbers do not depend on a model.
+The QA set's questions mostly reuse the documents' words; the paraphrase set asks 25 questions
+without them, which is where dense retrieval has to carry the lexical list.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from evals.documents import build_eval_store, load_qa_set, render, run_eval
+from evals.documents import PARAPHRASE_FILE, build_eval_store, load_qa_set, render, run_eval
 from tests.tools.rag.corpus import embedder
 from tools.rag.store import ChunkStore
 
@@ -19,37 +21,54 @@ def results(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("docs-eval")
     store = ChunkStore(str(workdir / "eval.db"))
     items = load_qa_set()
+    paraphrases = load_qa_set(file=PARAPHRASE_FILE)
     try:
         build_eval_store(store, embedder(), workdir)
         stored = {c.chunk_id for c in store.chunks("eval")}
         retrieval, answers = run_eval(store, embedder(), items)
+        para_retrieval, para_answers = run_eval(store, embedder(), paraphrases)
     finally:
         store.close()
     render(retrieval, answers, Console(width=100))
-    return items, stored, {r.mode: r for r in retrieval}, answers
+    render(para_retrieval, para_answers, Console(width=100))
+    return {
+        "items": items,
+        "paraphrases": paraphrases,
+        "stored": stored,
+        "qa": {r.mode: r for r in retrieval},
+        "paraphrase": {r.mode: r for r in para_retrieval},
+        "answers": answers,
+        "paraphrase_answers": para_answers,
+    }
 
 
 def test_the_set_has_enough_questions_and_every_gold_chunk_exists(results) -> None:
-    items, stored, _, _ = results
+    items, paraphrases = results["items"], results["paraphrases"]
     assert sum(i.answerable for i in items) >= 80
     assert sum(not i.answerable for i in items) >= 20
-    assert len({i.id for i in items}) == len(items)
-    assert {c for i in items for c in i.gold_chunks} <= stored
+    assert len(paraphrases) == 25 and all(i.answerable for i in paraphrases)
+    assert len({i.id for i in [*items, *paraphrases]}) == len(items) + len(paraphrases)
+    assert {c for i in [*items, *paraphrases] for c in i.gold_chunks} <= results["stored"]
 
 
 def test_hybrid_beats_dense_only_and_bm25_only(results) -> None:
-    _, _, by_mode, _ = results
-    hybrid, dense, bm25 = by_mode["hybrid"], by_mode["dense"], by_mode["bm25"]
-    print(f"recall@5 hybrid {hybrid.recall:.3f} dense {dense.recall:.3f} bm25 {bm25.recall:.3f}")
-    print(f"nDCG@5 hybrid {hybrid.ndcg:.3f} dense {dense.ndcg:.3f} bm25 {bm25.ndcg:.3f}")
-    assert hybrid.recall >= 0.90
-    # BM25 with global statistics (bm25s) already finds every gold chunk of this mostly lexical
-    # set, so hybrid can only tie it on recall; it must never lose recall to either list.
-    assert hybrid.recall > dense.recall and hybrid.recall >= bm25.recall
+    for name in ("qa", "paraphrase"):
+        by_mode = results[name]
+        print(name, {m: f"recall@5 {r.recall:.3f} nDCG@5 {r.ndcg:.3f}" for m, r in by_mode.items()})
+    qa, para = results["qa"], results["paraphrase"]
+    assert qa["hybrid"].recall >= 0.90 and para["hybrid"].recall >= 0.90
+    # On the QA set BM25 alone already finds every gold chunk, so hybrid can only tie it there;
+    # on the paraphrases it must beat both lists, and it may lose to neither anywhere.
+    assert para["hybrid"].recall > para["dense"].recall
+    assert para["hybrid"].recall > para["bm25"].recall
+    assert qa["hybrid"].recall > qa["dense"].recall and qa["hybrid"].recall >= qa["bm25"].recall
 
 
 def test_abstention_and_citation_accuracy_meet_targets(results) -> None:
-    _, _, _, answers = results
+    answers, para = results["answers"], results["paraphrase_answers"]
     assert answers.abstention >= 0.90
     assert answers.citation_accuracy >= 0.95
     assert answers.answer_rate >= 0.80
+    # Known gap, printed and not gated: the extractive agent's support check is lexical, so
+    # without a composer it abstains on questions that share no words with the documents.
+    print(f"paraphrase answer rate (extractive) {para.answer_rate:.3f}")

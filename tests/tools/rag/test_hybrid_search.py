@@ -50,7 +50,7 @@ def test_chunk_filter_sees_every_chunk_before_the_caller(store: ChunkStore) -> N
         seen.append(query)
         return [c for c in chunks if not c.chunk.source.endswith(".html")]
 
-    retriever = HybridRetriever(store, embedder(), chunk_filter=drop_html)
+    retriever = HybridRetriever(store, embedder(), chunk_filter=drop_html, candidates=20)
     found = retriever.search("contrast reaction adrenaline dose", "t1", k=5).chunks
     assert seen == ["contrast reaction adrenaline dose"]
     assert found and all(c.chunk.source.endswith(".md") for c in found)
