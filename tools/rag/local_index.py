@@ -20,9 +20,14 @@ Usage:
 
 from __future__ import annotations
 
+import json
+import logging
+import shutil
 import threading
+import uuid
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -37,6 +42,8 @@ STOP_WORDS = (
     "they", "this", "to", "was", "will", "with",
 )  # fmt: skip
 WORD = r"(?u)\b\w+\b"
+SNAPSHOT_VERSION = 1
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,24 +79,30 @@ class LocalIndex:
         self,
         tokenizer: bm25s.tokenization.Tokenizer,
         bm25: bm25s.BM25 | None,
-        rows: Sequence[IndexRow],
-        dim: int,
+        pks: list[str],
+        scopes: tuple[list[str], list[str]],
+        vectors: np.ndarray,
+        stamp: int | None = None,
     ) -> None:
+        self.stamp = stamp
         self._tokenizer = tokenizer
         self._words = {i: w for w, i in tokenizer.get_vocab_dict().items()}
         self._bm25 = bm25
-        self._pks = [r.pk for r in rows]
-        self._collections = np.array([r.collection for r in rows], dtype=object)
-        self._sources = np.array([r.source for r in rows], dtype=object)
-        self._vectors = (
-            np.stack([r.vector for r in rows]).astype(np.float32)
-            if rows
-            else np.zeros((0, dim), dtype=np.float32)
-        )
+        self._pks = pks
+        self._collections = np.array(scopes[0], dtype=object)
+        self._sources = np.array(scopes[1], dtype=object)
+        self._vectors = vectors
+
+    def __len__(self) -> int:
+        return len(self._pks)
 
     @classmethod
-    def build(cls, rows: Sequence[IndexRow], dim: int) -> LocalIndex:
-        """Stack the vectors; tokenise, stem and index the texts (~6 s per 100k on 2 cores)."""
+    def build(cls, rows: Sequence[IndexRow], dim: int, stamp: int | None = None) -> LocalIndex:
+        """Stack the vectors; tokenise, stem and index the texts (~6 s per 100k on 2 cores).
+
+        `stamp` is the caller's cheap fingerprint of the store the rows came from, saved with
+        the index so that a later process can check it without reading the rows again.
+        """
         tokenizer = _tokenizer()
         bm25: bm25s.BM25 | None = None
         if rows:
@@ -99,7 +112,49 @@ class LocalIndex:
                 bm25s.tokenization.Tokenized(ids=ids, vocab=tokenizer.get_vocab_dict()),
                 show_progress=False,
             )
-        return cls(tokenizer, bm25, rows, dim)
+        vectors = (
+            np.stack([r.vector for r in rows]).astype(np.float32)
+            if rows
+            else np.zeros((0, dim), dtype=np.float32)
+        )
+        scopes = ([r.collection for r in rows], [r.source for r in rows])
+        return cls(tokenizer, bm25, [r.pk for r in rows], scopes, vectors, stamp)
+
+    def save(self, folder: Path) -> None:
+        """Write the index into `folder` (which must not exist yet)."""
+        folder.mkdir(parents=True)
+        np.save(folder / "vectors.npy", self._vectors)
+        rows = {
+            "version": SNAPSHOT_VERSION,
+            "stamp": self.stamp,
+            "pks": self._pks,
+            "collections": self._collections.tolist(),
+            "sources": self._sources.tolist(),
+        }
+        (folder / "rows.json").write_text(json.dumps(rows), encoding="utf-8")
+        if self._bm25 is not None:
+            self._bm25.save(str(folder / "bm25"), show_progress=False)
+            self._tokenizer.save_vocab(str(folder / "bm25"))
+
+    @classmethod
+    def load(cls, folder: Path) -> LocalIndex | None:
+        """The index saved in `folder`; None when there is none or it cannot be read."""
+        try:
+            rows = json.loads((folder / "rows.json").read_text(encoding="utf-8"))
+            if rows.get("version") != SNAPSHOT_VERSION:
+                return None
+            vectors = np.load(folder / "vectors.npy")
+            tokenizer = _tokenizer()
+            bm25: bm25s.BM25 | None = None
+            if (folder / "bm25").is_dir():
+                bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+                tokenizer.load_vocab(str(folder / "bm25"))
+        except (OSError, ValueError, KeyError):
+            return None
+        if len(vectors) != len(rows["pks"]):
+            return None
+        scopes = (rows["collections"], rows["sources"])
+        return cls(tokenizer, bm25, rows["pks"], scopes, vectors, rows.get("stamp"))
 
     def dense(
         self,
@@ -158,10 +213,12 @@ class LocalIndex:
 
 
 class LocalIndexCache:
-    """Per-key indexes built on first use and dropped on write; safe across threads.
+    """Per-key indexes loaded or built on first use and dropped on write; safe across threads.
 
-    A build that overlaps a write is used for the query that asked for it but not kept, so a
-    kept index never misses a write that finished before the next query.
+    With a snapshot folder, a key's index is saved there after a build and loaded from there
+    after a restart. The invariant is that a snapshot exists only while it matches the store:
+    writers call `invalidate` (which deletes it) before and after every write, and a build
+    that overlaps a write is used for the query that asked for it but neither kept nor saved.
     """
 
     def __init__(self) -> None:
@@ -169,21 +226,47 @@ class LocalIndexCache:
         self._indexes: dict[Hashable, LocalIndex] = {}
         self._generations: dict[Hashable, int] = {}
 
-    def get(self, key: Hashable, build: Callable[[], LocalIndex]) -> LocalIndex:
-        """The index for `key`, made by `build()` when it is missing or stale."""
+    def get(
+        self,
+        key: Hashable,
+        build: Callable[[], LocalIndex],
+        snapshot: Path | None = None,
+        valid: Callable[[LocalIndex], bool] = lambda index: True,
+    ) -> LocalIndex:
+        """The index for `key`: cached, else loaded from `snapshot` if `valid`, else built."""
         with self._lock:
             index = self._indexes.get(key)
             generation = self._generations.get(key, 0)
         if index is not None:
             return index
-        index = build()
+        loaded = LocalIndex.load(snapshot) if snapshot is not None else None
+        index = loaded if loaded is not None and valid(loaded) else build()
+        staged: tuple[Path, Path] | None = None
+        if snapshot is not None and index is not loaded:
+            temp = snapshot.with_name(f"{snapshot.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                index.save(temp)
+                staged = (temp, snapshot)
+            except OSError as exc:
+                shutil.rmtree(temp, ignore_errors=True)
+                _log.warning("search index snapshot not saved to %s: %s", snapshot, exc)
         with self._lock:
-            if self._generations.get(key, 0) == generation:
+            current = self._generations.get(key, 0) == generation
+            if current:
                 self._indexes[key] = index
+            if staged is not None:
+                temp, target = staged
+                if current:
+                    shutil.rmtree(target, ignore_errors=True)
+                    temp.rename(target)
+                else:
+                    shutil.rmtree(temp, ignore_errors=True)
         return index
 
-    def invalidate(self, key: Hashable) -> None:
-        """Forget the index for `key`; the next `get` rebuilds it."""
+    def invalidate(self, key: Hashable, snapshot: Path | None = None) -> None:
+        """Forget the index for `key` and delete its snapshot; the next `get` rebuilds it."""
         with self._lock:
             self._generations[key] = self._generations.get(key, 0) + 1
             self._indexes.pop(key, None)
+            if snapshot is not None:
+                shutil.rmtree(snapshot, ignore_errors=True)

@@ -14,11 +14,14 @@ filter, so a query never sees another tenant's chunks. Collections are consisten
 Searches go to Milvus on a server. On a Milvus Lite file they go to an in-process index of the
 same vectors and texts (`tools.rag.local_index`: exact numpy scan + bm25s), because Milvus
 Lite 3.x is pure Python (at 100k chunks about 150 ms per HNSW search and 1.5 s per BM25
-search on 2 cores); `search_backend="milvus"` or `"local"` forces either.
+search on 2 cores); `search_backend="milvus"` or `"local"` forces either. The in-process index
+is saved beside the file (`rag.db.search/`) so a restart loads it instead of re-reading every
+row; every write deletes the tenant's saved copy first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Sequence
@@ -175,6 +178,10 @@ class ChunkStore:
             str(Path(uri).resolve()) if is_local_uri(uri) else uri,
             collection_name,
         )
+        # Saved in-process indexes, beside a Milvus Lite file: `<file>.search/<collection>/`.
+        self._snapshots = (
+            Path(self._index_key[0] + ".search") / collection_name if is_local_uri(uri) else None
+        )
         try:
             self._client = MilvusClient(uri=uri, token=token)
             if not self._client.has_collection(collection_name):
@@ -285,10 +292,11 @@ class ChunkStore:
             }
             for c, vector in zip(chunks, vectors.astype(np.float32), strict=True)
         ]
+        self._invalidate(tenant_id)
         try:
             self._call("insert", self._client.insert, self.collection_name, rows)
         finally:
-            _LOCAL.invalidate((*self._index_key, tenant_id))
+            self._invalidate(tenant_id)
         return len(rows)
 
     def _validate(self, tenant_id: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -314,11 +322,22 @@ class ChunkStore:
     def _delete(self, tenant_id: str, expr: str) -> int:
         existing = sum(1 for _ in self._rows(expr, ["pk"]))
         if existing:
+            self._invalidate(tenant_id)
             try:
                 self._call("delete", self._client.delete, self.collection_name, filter=expr)
             finally:
-                _LOCAL.invalidate((*self._index_key, tenant_id))
+                self._invalidate(tenant_id)
         return existing
+
+    def _invalidate(self, tenant_id: str) -> None:
+        """Drop the tenant's in-process index and its snapshot (before and after each write)."""
+        _LOCAL.invalidate((*self._index_key, tenant_id), self.snapshot_path(tenant_id))
+
+    def snapshot_path(self, tenant_id: str) -> Path | None:
+        """Where the tenant's in-process index is saved; None on a Milvus server."""
+        if self._snapshots is None:
+            return None
+        return self._snapshots / hashlib.sha256(tenant_id.encode()).hexdigest()[:32]
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -421,6 +440,7 @@ class ChunkStore:
 
     def _local(self, tenant_id: str) -> LocalIndex:
         def build() -> LocalIndex:
+            stamp = self.collection_rows()
             fields = ["pk", "doc_collection", "source", "text", "dense"]
             rows = [
                 IndexRow(
@@ -432,9 +452,23 @@ class ChunkStore:
                 )
                 for r in self._rows(metadata_filter(tenant_id), fields)
             ]
-            return LocalIndex.build(rows, self.dim)
+            return LocalIndex.build(rows, self.dim, stamp=stamp)
 
-        return _LOCAL.get((*self._index_key, tenant_id), build)
+        def still_fits(saved: LocalIndex) -> bool:
+            # The collection's row count is cheap; the tenant's count(*) takes seconds at 100k
+            # on Milvus Lite, so it only settles a collection that changed since the save.
+            return saved.stamp == self.collection_rows() or len(saved) == self.count(tenant_id)
+
+        return _LOCAL.get(
+            (*self._index_key, tenant_id), build, self.snapshot_path(tenant_id), valid=still_fits
+        )
+
+    def collection_rows(self) -> int:
+        """Rows in the whole collection, every tenant (cheap: no scan)."""
+        stats = self._call(
+            "collection stats", self._client.get_collection_stats, self.collection_name
+        )
+        return int(stats["row_count"])
 
     def _hits(self, found: list[Scored]) -> list[Hit]:
         if not found:

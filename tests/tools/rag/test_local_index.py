@@ -4,6 +4,7 @@ scope filters, and invalidation on every write (a stale index would return delet
 from __future__ import annotations
 
 import math
+import shutil
 import threading
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 
 from tests.tools.rag.corpus import DEMO_CORPUS, embedder, ingest
+from tools.rag import store as store_module
 from tools.rag.hybrid_search import HybridRetriever
 from tools.rag.local_index import K1, B, IndexRow, LocalIndex, LocalIndexCache
-from tools.rag.store import ChunkStore
+from tools.rag.store import DEFAULT_COLLECTION, ChunkStore
 
 TEXTS = {
     "c1": "Pleural effusions blunt the costophrenic angle.",
@@ -140,3 +142,85 @@ def test_local_and_milvus_search_agree_on_real_documents(tmp_path: Path) -> None
         assert bm25_local and len(bm25_local & bm25_milvus) >= min(len(bm25_milvus), 3) - 1
     local.close()
     milvus.close()
+
+
+def test_a_saved_index_is_loaded_after_a_restart_and_rebuilt_when_it_no_longer_fits(
+    tmp_path: Path,
+) -> None:
+    snapshot = tmp_path / "t1"
+    builds: list[int] = []
+
+    def build() -> LocalIndex:
+        builds.append(1)
+        return _index(TEXTS)
+
+    LocalIndexCache().get("k", build, snapshot)
+    assert (snapshot / "rows.json").is_file() and len(builds) == 1
+    restarted = LocalIndexCache().get("k", build, snapshot)  # a new process: a new cache
+    assert len(builds) == 1 and [s.pk for s in restarted.bm25("effusion", 5)] == ["c1"]
+    LocalIndexCache().get("k", build, snapshot, valid=lambda index: len(index) == 4)
+    assert len(builds) == 2
+
+
+def test_a_write_deletes_the_snapshot_and_an_overlapping_build_saves_none(tmp_path: Path) -> None:
+    snapshot = tmp_path / "t1"
+    cache = LocalIndexCache()
+    cache.get("k", lambda: _index(TEXTS), snapshot)
+    cache.invalidate("k", snapshot)
+    assert not snapshot.exists()
+
+    def build_racing_a_write() -> LocalIndex:
+        cache.invalidate("k", snapshot)
+        return _index(TEXTS)
+
+    cache.get("k", build_racing_a_write, snapshot)
+    assert not snapshot.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_store_reopened_in_a_new_process_searches_from_its_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ChunkStore(str(tmp_path / "rag.db"))
+    ingest(store, [DEMO_CORPUS], "t1", "demo")
+    first = [h.chunk.chunk_id for h in store.bm25_search("t1", "adrenaline dose", 5)]
+    assert list((tmp_path / "rag.db.search" / DEFAULT_COLLECTION).iterdir())
+    monkeypatch.setattr(store_module, "_LOCAL", LocalIndexCache())  # what a restart leaves
+
+    def no_row_scan(*args: object) -> None:
+        raise AssertionError("the restarted store re-read every row instead of its snapshot")
+
+    monkeypatch.setattr(store, "_rows", no_row_scan)
+    assert [h.chunk.chunk_id for h in store.bm25_search("t1", "adrenaline dose", 5)] == first
+    store.close()
+
+
+def test_a_stale_snapshot_is_rebuilt_and_another_tenants_write_keeps_a_valid_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ChunkStore(str(tmp_path / "rag.db"))
+    ingest(store, [DEMO_CORPUS], "t1", "demo")
+    store.bm25_search("t1", "adrenaline", 5)
+    snapshot = store.snapshot_path("t1")
+    assert snapshot is not None
+    shutil.copytree(snapshot, tmp_path / "old")
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe gadolinium rule is new.\n", encoding="utf-8")
+    ingest(store, [note], "t1", "demo")
+    assert not snapshot.exists()  # the write deleted it
+    store.bm25_search("t1", "gadolinium", 5)
+    shutil.rmtree(snapshot)
+    shutil.copytree(tmp_path / "old", snapshot)  # an out-of-date copy put back behind our back
+    monkeypatch.setattr(store_module, "_LOCAL", LocalIndexCache())
+    assert [h.chunk.source for h in store.bm25_search("t1", "gadolinium", 5)] == ["note.md"]
+
+    other = tmp_path / "other.md"
+    other.write_text("# Other\n\nTenant two's own protocol.\n", encoding="utf-8")
+    ingest(store, [other], "t2", "demo")  # changes the collection's row count, not t1's rows
+    monkeypatch.setattr(store_module, "_LOCAL", LocalIndexCache())
+
+    def no_row_scan(*args: object) -> None:
+        raise AssertionError("t1's valid snapshot was rebuilt")
+
+    monkeypatch.setattr(store, "_rows", no_row_scan)
+    assert [h.chunk.source for h in store.bm25_search("t1", "gadolinium", 5)] == ["note.md"]
+    store.close()
