@@ -4,6 +4,7 @@ Usage:
     with ServerThread(create_app(settings, runtime=runtime)) as server:
         client = get_sync_client(url=server.url, api_key=key)
     proc = spawn_server(env, port); wait_until_ready(url, proc)
+    wait_for_status(client, thread_id, run_id, "success")
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 import uvicorn
@@ -93,3 +95,13 @@ def wait_until_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float =
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} was not ready after {timeout_s} s")
+
+
+def wait_for_status(
+    client: Any, thread_id: str, run_id: str, wanted: str, timeout_s: float = 60
+) -> None:
+    """Poll a run through the sdk client until it has status `wanted` (fails after timeout_s)."""
+    deadline = time.monotonic() + timeout_s
+    while client.runs.get(thread_id, run_id)["status"] != wanted:
+        assert time.monotonic() < deadline, f"run never became {wanted}"
+        time.sleep(0.05)

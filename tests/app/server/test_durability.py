@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +18,13 @@ from langgraph_sdk import get_sync_client
 from app.server.app import create_app
 from state.audit import open_audit
 from tests.app.server.conftest import server_settings_for, store_prefix
-from tests.app.server.harness import ServerThread, free_port, spawn_server, wait_until_ready
+from tests.app.server.harness import (
+    ServerThread,
+    free_port,
+    spawn_server,
+    wait_for_status,
+    wait_until_ready,
+)
 from tests.app.server.scripted_endpoint import ScriptedEndpoint
 from tests.conftest import POSTGRES_URL, REDIS_URL
 
@@ -41,13 +46,6 @@ def assert_turns_answered_once_in_order(values: dict, tag: str, turns: int) -> N
         human, answer = messages[2 * turn - 2], messages[2 * turn - 1]
         assert human["content"] == said(tag, turn)
         assert answer["content"].startswith(f"Noted: {said(tag, turn)}.")
-
-
-def wait_for_status(client, thread_id: str, run_id: str, wanted: str, timeout_s: float = 60):
-    deadline = time.monotonic() + timeout_s
-    while client.runs.get(thread_id, run_id)["status"] != wanted:
-        assert time.monotonic() < deadline, f"run never became {wanted}"
-        time.sleep(0.05)
 
 
 @pytest.fixture

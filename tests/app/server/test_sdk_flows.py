@@ -7,7 +7,6 @@ guards, Redis checkpoints, the run store and the Postgres audit are real.
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 
 import httpx
@@ -16,6 +15,7 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import ConflictError, NotFoundError
 
 from app.server.views import ASSISTANT_ID
+from tests.app.server.harness import wait_for_status
 
 pytestmark = pytest.mark.services
 
@@ -46,13 +46,6 @@ def slow_model(endpoint, delay_s: float):
         yield
     finally:
         endpoint.delay_s = 0.0
-
-
-def wait_for_status(client, thread_id: str, run_id: str, wanted: str, timeout_s: float = 60):
-    deadline = time.monotonic() + timeout_s
-    while client.runs.get(thread_id, run_id)["status"] != wanted:
-        assert time.monotonic() < deadline, f"run never became {wanted}"
-        time.sleep(0.05)
 
 
 def test_assistant_is_found_by_search_by_id_and_by_graph_name(ada):
