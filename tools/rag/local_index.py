@@ -225,6 +225,7 @@ class LocalIndexCache:
         self._lock = threading.Lock()
         self._indexes: dict[Hashable, LocalIndex] = {}
         self._generations: dict[Hashable, int] = {}
+        self._gates: dict[Hashable, threading.Lock] = {}
 
     def get(
         self,
@@ -233,12 +234,31 @@ class LocalIndexCache:
         snapshot: Path | None = None,
         valid: Callable[[LocalIndex], bool] = lambda index: True,
     ) -> LocalIndex:
-        """The index for `key`: cached, else loaded from `snapshot` if `valid`, else built."""
+        """The index for `key`: cached, else loaded from `snapshot` if `valid`, else built.
+
+        One thread per key loads or builds; the others wait for it rather than repeat it.
+        """
         with self._lock:
             index = self._indexes.get(key)
-            generation = self._generations.get(key, 0)
-        if index is not None:
-            return index
+            if index is not None:
+                return index
+            gate = self._gates.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                index = self._indexes.get(key)
+                generation = self._generations.get(key, 0)
+            if index is not None:
+                return index
+            return self._make(key, generation, build, snapshot, valid)
+
+    def _make(
+        self,
+        key: Hashable,
+        generation: int,
+        build: Callable[[], LocalIndex],
+        snapshot: Path | None,
+        valid: Callable[[LocalIndex], bool],
+    ) -> LocalIndex:
         loaded = LocalIndex.load(snapshot) if snapshot is not None else None
         index = loaded if loaded is not None and valid(loaded) else build()
         staged: tuple[Path, Path] | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -89,18 +90,26 @@ def test_a_build_that_overlaps_a_write_is_used_once_and_not_kept() -> None:
     assert len(builds) == 2
 
 
-def test_concurrent_queries_share_one_build() -> None:
+def test_concurrent_first_queries_share_one_build() -> None:
     cache = LocalIndexCache()
-    cache.get("k", lambda: _index(TEXTS))
+    builds: list[int] = []
+    started = threading.Event()
+
+    def slow_build() -> LocalIndex:
+        builds.append(1)
+        started.set()
+        time.sleep(0.2)  # the other threads arrive while this build runs
+        return _index(TEXTS)
+
     seen: list[LocalIndex] = []
     threads = [
-        threading.Thread(target=lambda: seen.append(cache.get("k", lambda: _index({}))))
-        for _ in range(8)
+        threading.Thread(target=lambda: seen.append(cache.get("k", slow_build))) for _ in range(8)
     ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert started.is_set() and len(builds) == 1
     assert len({id(i) for i in seen}) == 1 and seen[0].bm25("effusion", 1)
 
 
