@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -138,15 +139,34 @@ def _transformers_runner(weights: Path) -> tuple[Callable[[list[int], int], Iter
     return run, load_s
 
 
+def llama_cmake_args(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """llama.cpp build flags for exactly the instruction sets the kernel lists.
+
+    A default build picks its CPU kernels by `cpuid`, which in a VM can report features the
+    guest may not use: on these machines it died with SIGSEGV, and a build with AVX-512 forced
+    on died with SIGILL on a host whose flags list only AVX2.
+    """
+    text = cpuinfo.read_text(encoding="utf-8", errors="replace") if cpuinfo.exists() else ""
+    flags = set(next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split())
+    wanted = {"AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "AVX512": "avx512f"}
+    switches = [f"-DGGML_{name}={'ON' if f in flags else 'OFF'}" for name, f in wanted.items()]
+    return " ".join(["-DGGML_NATIVE=OFF", *switches])
+
+
 def _bench_python(cache_dir: Path, console: Console) -> Path | None:
     venv = cache_dir / "bench-venv"
     python = venv / "bin" / "python"
     if python.exists():
         return python
     console.print("[yellow]Building llama-cpp-python in a benchmark venv (compiles; minutes)...")
+    env = {**os.environ, "CMAKE_ARGS": llama_cmake_args(), "CMAKE_BUILD_PARALLEL_LEVEL": "2"}
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "llama-cpp-python"], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-cache-dir", "llama-cpp-python"],
+            check=True,
+            env=env,
+        )
     except (OSError, subprocess.CalledProcessError) as exc:
         console.print(f"[red]llama-cpp-python could not be installed: {exc}")
         return None
