@@ -148,7 +148,17 @@ def llama_cmake_args(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     """
     text = cpuinfo.read_text(encoding="utf-8", errors="replace") if cpuinfo.exists() else ""
     flags = set(next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split())
-    wanted = {"AVX": "avx", "AVX2": "avx2", "FMA": "fma", "F16C": "f16c", "AVX512": "avx512f"}
+    wanted = {
+        "AVX": "avx",
+        "AVX2": "avx2",
+        "FMA": "fma",
+        "F16C": "f16c",
+        "AVX_VNNI": "avx_vnni",
+        "AVX512": "avx512f",
+        "AVX512_VBMI": "avx512vbmi",
+        "AVX512_VNNI": "avx512_vnni",
+        "AVX512_BF16": "avx512_bf16",
+    }
     switches = [f"-DGGML_{name}={'ON' if f in flags else 'OFF'}" for name, f in wanted.items()]
     return " ".join(["-DGGML_NATIVE=OFF", *switches])
 

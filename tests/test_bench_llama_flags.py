@@ -19,6 +19,8 @@ def test_an_avx2_only_host_builds_without_avx512(tmp_path: Path) -> None:
 def test_an_avx512_host_enables_it_and_an_unknown_host_enables_nothing(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("flags\t\t: avx avx2 fma f16c avx512f avx512_vnni\n", "utf-8")
-    assert "-DGGML_AVX512=ON" in llama_cmake_args(cpuinfo).split()
+    args = llama_cmake_args(cpuinfo).split()
+    assert "-DGGML_AVX512=ON" in args and "-DGGML_AVX512_VNNI=ON" in args
+    assert "-DGGML_AVX512_BF16=OFF" in args and "-DGGML_AVX_VNNI=OFF" in args
     unknown = llama_cmake_args(tmp_path / "missing").split()
     assert unknown[0] == "-DGGML_NATIVE=OFF" and all(a.endswith("=OFF") for a in unknown)
