@@ -112,6 +112,14 @@ def train(
     learning_rate: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Micro-batch size.")] = None,
     pool_size: Annotated[int | None, typer.Option(min=1, help="Training phantoms.")] = None,
+    vision_warmup: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Encoder-only steps on the auxiliary labels before report training "
+            "(default: 3000 for --demo, else 0).",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Checkpoint folder to write.")] = None,
     init_from: Annotated[
         Path | None, typer.Option(help="Start from this checkpoint (default: the last phase's).")
@@ -141,6 +149,7 @@ def train(
         "micro_batch": batch_size,
         "train_pool_size": pool_size,
         "seed": seed,
+        "vision_warmup_steps": vision_warmup,
     }
     try:
         config = replace(config, **{k: v for k, v in overrides.items() if v is not None})

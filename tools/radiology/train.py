@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import random
 import time
@@ -44,7 +43,8 @@ from tools.radiology.dataset import RadiologyCorpus, TrainingBatches, load_pool
 from tools.radiology.lora import is_lora_parameter
 from tools.radiology.model import CheXQueryMedVLM
 from tools.radiology.queries import TextEmbedder
-from tools.radiology.train_config import TrainConfig, TrainPlan
+from tools.radiology.train_config import TrainConfig, TrainPlan, warmup_cosine
+from tools.radiology.vision_warmup import warm_up_vision
 from tools.radiology.weights import RadiologyModel, build_model, load_checkpoint, save_checkpoint
 
 TRAINER_STATE = "trainer_state.pt"
@@ -103,19 +103,6 @@ def optimizer_groups(model: CheXQueryMedVLM, weight_decay: float) -> list[dict[s
         {"params": [p for p in trainable if p.ndim >= 2], "weight_decay": weight_decay},
         {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0},
     ]
-
-
-def warmup_cosine(plan: TrainPlan, min_ratio: float) -> Any:
-    """LR multiplier: linear warm-up, then cosine decay to `min_ratio` at the last step."""
-
-    def factor(step: int) -> float:
-        if step < plan.warmup_steps:
-            return (step + 1) / plan.warmup_steps
-        span = max(1, plan.total_steps - plan.warmup_steps)
-        progress = min(1.0, (step - plan.warmup_steps) / span)
-        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
 
 
 def _seed_everything(seed: int) -> None:
@@ -245,11 +232,34 @@ def train(
     )
     batches = TrainingBatches(pool, plan.micro_batch, seed=config.seed)
     step, history = 0, []
+    warmup: dict[str, Any] = {}
+    if state is None and config.vision_warmup_steps:
+        warmup_started = time.perf_counter()
+        losses = warm_up_vision(
+            model,
+            TrainingBatches(pool, config.vision_warmup_batch, seed=config.seed + 1),
+            steps=config.vision_warmup_steps,
+            learning_rate=config.vision_warmup_lr,
+            device=device,
+            weight_decay=config.weight_decay,
+            console=console,
+        )
+        warmup = {
+            "steps": len(losses),
+            "first_aux_loss": losses[0],
+            "final_aux_loss": sum(losses[-LOG_EVERY:]) / len(losses[-LOG_EVERY:]),
+            "seconds": round(time.perf_counter() - warmup_started, 1),
+        }
+        say(
+            f"vision warm-up: {warmup['steps']} steps in {warmup['seconds']} s, aux loss "
+            f"{warmup['first_aux_loss']:.4f} -> {warmup['final_aux_loss']:.4f}"
+        )
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         step, history = int(state["step"]), list(state["history"])
+        warmup = dict(state.get("vision_warmup", {}))
     resumed_from = step
     say(
         f"phase {config.phase} on {device.type}: {model.trainable_parameter_count():,} of "
@@ -271,6 +281,7 @@ def train(
                 "torch_rng": torch.get_rng_state(),
                 "config": config.to_dict(),
                 "history": history,
+                "vision_warmup": warmup,
             },
             {
                 "config": config.to_dict(),
@@ -280,6 +291,7 @@ def train(
                 "train_pool": asdict(pool.config),
                 "device": device.type,
                 "history": history,
+                **({"vision_warmup": warmup} if warmup else {}),
             },
         )
 

@@ -3,6 +3,8 @@ losses stay finite, checkpoints carry the card, and a resumed run continues exac
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import tools.radiology.train as train_module
 from state.errors import AssetError, ConfigError
 from tests.tools.radiology.training_support import corpus, link_cache, tiny_run
 from tools.models.embedder import MiniLMEmbedder
+from tools.radiology.dataset import TrainingBatches, load_pool
 from tools.radiology.phases import PHASES
 from tools.radiology.train import (
     TRAINER_STATE,
@@ -22,9 +25,9 @@ from tools.radiology.train import (
     load_trainer_state,
     train,
     unfreeze_backbones,
-    warmup_cosine,
 )
-from tools.radiology.train_config import TrainConfig, TrainPlan, demo_config
+from tools.radiology.train_config import TrainConfig, TrainPlan, demo_config, warmup_cosine
+from tools.radiology.vision_warmup import warm_up_vision
 from tools.radiology.weights import build_model, load_checkpoint, save_checkpoint
 
 HEAD_PARTS = ("condition_queries.", "anatomical_queries.", "cross_attention.", "fusion.")
@@ -92,6 +95,57 @@ def test_from_scratch_mode_trains_backbone_weights_but_not_the_bypassed_encoder(
     assert any(n.startswith("vision.siglip.") and ".lora_" not in n for n in changed)
     assert any(n.startswith("decoder.t5.decoder.") and ".lora_" not in n for n in changed)
     assert not any(n.startswith("decoder.t5.encoder.") or ".lora_" in n for n in changed)
+
+
+def test_vision_warm_up_trains_the_encoder_side_only_and_is_logged(initial, cache, tmp_path):
+    config = tiny_run(steps=1, train_backbones=True, vision_warmup_steps=3, vision_warmup_batch=2)
+    out = tmp_path / "warm"
+    calls: list[int] = []
+    real = train_module.warm_up_vision
+
+    def counted(*args: object, **kwargs: object) -> list[float]:
+        losses = real(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append(len(losses))
+        return losses
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_module, "warm_up_vision", counted)
+        train(config, cache_dir=cache, out_dir=out, init_from=initial, corpus=corpus(), threads=1)
+        assert calls == [3]
+        log = json.loads((out / TRAINING_LOG).read_text(encoding="utf-8"))
+        assert log["vision_warmup"]["steps"] == 3
+        assert math.isfinite(log["vision_warmup"]["final_aux_loss"])
+        train(config, cache_dir=cache, out_dir=out, resume=True, corpus=corpus(), threads=1)
+        assert calls == [3]  # a resumed run never repeats the warm-up
+
+
+def test_warm_up_vision_leaves_the_decoder_alone(initial, cache):
+    bundle = load_checkpoint(initial)
+    model = bundle.model
+    model.set_phase(1)
+    unfreeze_backbones(model)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    pool = load_pool(cache, corpus(), tiny_run().pool(model.config.image_size))
+    losses = warm_up_vision(
+        model,
+        TrainingBatches(pool, 2, seed=0),
+        steps=2,
+        learning_rate=1e-3,
+        device=torch.device("cpu"),
+    )
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert any(n.startswith("vision.siglip.") for n in changed)
+    assert any(n.startswith("aux_head.") for n in changed)
+    assert not any(n.startswith("decoder.") for n in changed)
+    with pytest.raises(ConfigError):
+        warm_up_vision(
+            model,
+            TrainingBatches(pool, 2, seed=0),
+            steps=0,
+            learning_rate=1e-3,
+            device=torch.device("cpu"),
+        )
 
 
 def _adapters_enabled(model: torch.nn.Module) -> list[bool]:
@@ -184,6 +238,10 @@ def test_learning_rate_warms_up_linearly_then_decays_by_cosine_to_the_floor():
 def test_inconsistent_settings_are_config_errors():
     with pytest.raises(ConfigError):
         TrainConfig(phase=4)
+    with pytest.raises(ConfigError):
+        TrainConfig(vision_warmup_steps=-1)
+    with pytest.raises(ConfigError):
+        TrainConfig(vision_warmup_lr=0.0)
     with pytest.raises(ConfigError):
         TrainConfig(micro_batch=3, effective_batch=32).plan(PHASES[1], pool_size=10)
     with pytest.raises(ConfigError):
