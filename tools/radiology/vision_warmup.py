@@ -4,7 +4,7 @@ Spec phase 1 assumes a pretrained SigLIP. Without one (offline), a from-scratch 
 see far faster on the auxiliary loss alone than inside the full model, where each step also pays
 for the T5 decoder: on 2 CPU cores an encoder-only step of 32 phantoms takes ~0.1 s against
 ~0.4 s for a full step. The warm-up trains SigLIP, the queries, the cross-attention and the
-auxiliary head on the same augmented phantom batches; the decoder is untouched.
+auxiliary head on augmented batches of the same phantom pool; the decoder is untouched.
 
 Usage:
     losses = warm_up_vision(model, batches, steps=3000, learning_rate=1e-3, device=device)
