@@ -181,7 +181,9 @@ def test_second_run_on_a_busy_thread_is_refused_with_409_and_the_first_finishes(
 
 def test_cancel_stops_a_run_and_the_thread_takes_the_next_one(ada, scripted_endpoint):
     thread_id = ada.threads.create()["thread_id"]
-    with slow_model(scripted_endpoint, 0.5):
+    # An 8 s reply: the cancel must land while the model is still answering, even on a loaded
+    # CI machine where this server thread shares the test process (0.5 s per chunk once lost).
+    with slow_model(scripted_endpoint, 2.0):
         run = ada.runs.create(thread_id, "medgraph", input=user("cx", 1))
         wait_for_status(ada, thread_id, run["run_id"], "running")
         ada.runs.cancel(thread_id, run["run_id"])
