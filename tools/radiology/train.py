@@ -242,6 +242,7 @@ def train(
             learning_rate=config.vision_warmup_lr,
             device=device,
             weight_decay=config.weight_decay,
+            grad_clip=config.grad_clip,
             console=console,
         )
         warmup = {

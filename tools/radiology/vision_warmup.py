@@ -42,6 +42,7 @@ def warm_up_vision(
     learning_rate: float,
     device: torch.device,
     weight_decay: float = 0.01,
+    grad_clip: float = 1.0,
     console: Console | None = None,
 ) -> list[float]:
     """Train the encoder side for `steps` micro-batches on the auxiliary loss; return the losses.
@@ -85,7 +86,7 @@ def warm_up_vision(
                 raise ConfigError(f"vision warm-up diverged at step {step}: loss {loss}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+            torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.detach()))
