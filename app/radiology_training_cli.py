@@ -120,6 +120,14 @@ def train(
             "(default: 3000 for --demo, else 0).",
         ),
     ] = None,
+    decoder_polish: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Steps that train the fusion and decoder alone, encoder frozen, after the run "
+            "(default: the --demo recipe's, else 0).",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Checkpoint folder to write.")] = None,
     init_from: Annotated[
         Path | None, typer.Option(help="Start from this checkpoint (default: the last phase's).")
@@ -150,6 +158,7 @@ def train(
         "train_pool_size": pool_size,
         "seed": seed,
         "vision_warmup_steps": vision_warmup,
+        "decoder_polish_steps": decoder_polish,
     }
     try:
         config = replace(config, **{k: v for k, v in overrides.items() if v is not None})

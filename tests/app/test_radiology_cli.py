@@ -127,3 +127,6 @@ def test_radiology_app_mounts_the_training_commands() -> None:
         assert command in listing.output
     train = runner.invoke(app, ["radiology", "train", "--help"], env=ENV)
     assert train.exit_code == 0 and "--demo" in train.output
+    assert "--decoder-polish" in train.output and "--vision-warmup" in train.output
+    negative = runner.invoke(app, ["radiology", "train", "--decoder-polish", "-1"], env=ENV)
+    assert negative.exit_code == 2 and "decoder-polish" in negative.output

@@ -29,6 +29,8 @@ class PhaseSettings:
     batch_size: int
     effective_batch_size: int
     epochs: int
+    vision_fully_frozen: bool = False
+    """Phase 3: SigLIP stays frozen even in from-scratch mode (spec: "fully frozen")."""
 
     @property
     def accumulation_steps(self) -> int:
@@ -81,6 +83,7 @@ PHASES: dict[int, PhaseSettings] = {
         batch_size=8,
         effective_batch_size=32,
         epochs=5,
+        vision_fully_frozen=True,
     ),
 }
 

@@ -40,6 +40,7 @@ from rich.progress import (
 
 from state.errors import AssetError, ConfigError
 from tools.radiology.dataset import RadiologyCorpus, TrainingBatches, load_pool
+from tools.radiology.decoder_polish import polish_decoder
 from tools.radiology.lora import is_lora_parameter
 from tools.radiology.model import CheXQueryMedVLM
 from tools.radiology.queries import TextEmbedder
@@ -78,17 +79,19 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
 
 
 def unfreeze_backbones(model: CheXQueryMedVLM) -> None:
-    """From-scratch mode: SigLIP and the T5 decoder train whole (not the unused T5 encoder).
+    """From-scratch mode: SigLIP and the T5 decoder train whole (not the unused T5 encoder);
+    SigLIP stays frozen in a phase that freezes vision fully (phase 3).
 
     The LoRA adapters stay frozen. While they are still at their zero start (every `lora_B`
     is zero) they add nothing to the output, so they are switched off for speed.
     """
     adapters_at_zero = True
     for module in (model.vision, model.decoder):
+        trains = module is model.decoder or not model.phase.vision_fully_frozen
         for name, parameter in module.named_parameters():
             if is_lora_parameter(name):
                 adapters_at_zero &= ".lora_B" not in name or not bool(parameter.any())
-            elif not name.startswith("t5.encoder."):
+            elif trains and not name.startswith("t5.encoder."):
                 parameter.requires_grad_(True)
     if adapters_at_zero:
         for layer in model.modules():
@@ -233,6 +236,7 @@ def train(
     batches = TrainingBatches(pool, plan.micro_batch, seed=config.seed)
     step, history = 0, []
     warmup: dict[str, Any] = {}
+    polish: dict[str, Any] = {}
     if state is None and config.vision_warmup_steps:
         warmup_started = time.perf_counter()
         losses = warm_up_vision(
@@ -261,6 +265,7 @@ def train(
         torch.set_rng_state(state["torch_rng"])
         step, history = int(state["step"]), list(state["history"])
         warmup = dict(state.get("vision_warmup", {}))
+        polish = dict(state.get("decoder_polish", {}))
     resumed_from = step
     say(
         f"phase {config.phase} on {device.type}: {model.trainable_parameter_count():,} of "
@@ -283,6 +288,7 @@ def train(
                 "config": config.to_dict(),
                 "history": history,
                 "vision_warmup": warmup,
+                "decoder_polish": polish,
             },
             {
                 "config": config.to_dict(),
@@ -293,6 +299,7 @@ def train(
                 "device": device.type,
                 "history": history,
                 **({"vision_warmup": warmup} if warmup else {}),
+                **({"decoder_polish": polish} if polish else {}),
             },
         )
 
@@ -348,7 +355,33 @@ def train(
             if step % config.checkpoint_every == 0 or step == plan.total_steps:
                 checkpoint()
 
-    if step == resumed_from:  # nothing left to do: keep the checkpoint as it is
+    polished_now = False
+    if config.decoder_polish_steps and not polish:
+        polish_started = time.perf_counter()
+        losses = polish_decoder(
+            model,
+            TrainingBatches(pool, config.decoder_polish_batch, seed=config.seed + 2),
+            bundle.prompter,
+            steps=config.decoder_polish_steps,
+            learning_rate=config.decoder_polish_lr,
+            device=device,
+            weight_decay=config.weight_decay,
+            grad_clip=config.grad_clip,
+            console=console,
+        )
+        polish = {
+            "steps": len(losses),
+            "first_gen_loss": losses[0],
+            "final_gen_loss": sum(losses[-LOG_EVERY:]) / len(losses[-LOG_EVERY:]),
+            "seconds": round(time.perf_counter() - polish_started, 1),
+        }
+        say(
+            f"decoder polish: {polish['steps']} steps in {polish['seconds']} s, generation loss "
+            f"{polish['first_gen_loss']:.4f} -> {polish['final_gen_loss']:.4f}"
+        )
+        checkpoint()
+        polished_now = True
+    if step == resumed_from and not polished_now:  # nothing left to do: keep the checkpoint
         say(f"{out_dir} already holds all {step} steps of this run")
     model.eval()
     return TrainResult(

@@ -17,6 +17,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import torch
+
 from state.errors import ConfigError
 from tools.radiology.dataset import PoolConfig
 from tools.radiology.phases import PhaseSettings, phase_settings
@@ -53,16 +55,30 @@ class TrainConfig:
     vision_warmup_steps: int = 0
     vision_warmup_lr: float = 1e-3
     vision_warmup_batch: int = 32
+    decoder_polish_steps: int = 0
+    decoder_polish_lr: float = 1e-3
+    decoder_polish_batch: int = 32
 
     def __post_init__(self) -> None:
         phase_settings(self.phase)
-        if self.vision_warmup_steps < 0 or self.vision_warmup_batch < 1:
-            raise ConfigError(
-                "vision warm-up needs steps >= 0 and batch >= 1, got "
-                f"{self.vision_warmup_steps}, {self.vision_warmup_batch}"
-            )
-        if self.vision_warmup_lr <= 0:
-            raise ConfigError(f"vision_warmup_lr must be positive, got {self.vision_warmup_lr}")
+        for stage, steps, lr, batch in (
+            (
+                "vision warm-up",
+                self.vision_warmup_steps,
+                self.vision_warmup_lr,
+                self.vision_warmup_batch,
+            ),
+            (
+                "decoder polish",
+                self.decoder_polish_steps,
+                self.decoder_polish_lr,
+                self.decoder_polish_batch,
+            ),
+        ):
+            if steps < 0 or batch < 1 or lr <= 0:
+                raise ConfigError(
+                    f"{stage} needs steps >= 0, batch >= 1 and lr > 0, got {steps}, {batch}, {lr}"
+                )
         for name in ("steps", "micro_batch", "effective_batch", "warmup_steps"):
             value = getattr(self, name)
             if value is not None and value < (0 if name == "warmup_steps" else 1):
@@ -136,13 +152,14 @@ class TrainPlan:
 
 def demo_config() -> TrainConfig:
     """The CPU demo: the tiny model from random init, a vision warm-up on the auxiliary labels
-    (see `vision_warmup`), then the whole model with backbones trained and phase-1 loss weights."""
+    (see `vision_warmup`), the whole model with backbones trained and phase-1 loss weights,
+    then a decoder polish with the encoder frozen (see `decoder_polish`)."""
     return TrainConfig(
         phase=1,
         preset="tiny",
         train_backbones=True,
         vision_warmup_steps=3000,
-        steps=800,
+        steps=500,
         micro_batch=16,
         effective_batch=32,
         learning_rate=1e-3,
@@ -150,6 +167,8 @@ def demo_config() -> TrainConfig:
         checkpoint_every=150,
         train_pool_size=2000,
         temper=0.25,
+        decoder_polish_steps=2000,
+        decoder_polish_batch=8,
     )
 
 
@@ -164,3 +183,22 @@ def warmup_cosine(plan: TrainPlan, min_ratio: float) -> Any:
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
+
+
+STAGE_WARMUP_FRACTION = 0.02
+STAGE_MIN_LR_RATIO = 0.1
+
+
+def stage_schedule(
+    optimizer: torch.optim.Optimizer, steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The schedule of the one-batch-per-step stages around a run (vision warm-up, decoder
+    polish): linear warm-up over the first 2% of `steps`, cosine decay to 10% of the peak."""
+    plan = TrainPlan(
+        micro_batch=1,
+        accumulation=1,
+        learning_rate=optimizer.defaults["lr"],
+        warmup_steps=max(1, round(steps * STAGE_WARMUP_FRACTION)),
+        total_steps=steps,
+    )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(plan, STAGE_MIN_LR_RATIO))

@@ -19,10 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from state.errors import ConfigError
 from tools.radiology.dataset import TrainingBatches
 from tools.radiology.model import CheXQueryMedVLM
-from tools.radiology.train_config import TrainPlan, warmup_cosine
-
-WARMUP_FRACTION = 0.02
-MIN_LR_RATIO = 0.1
+from tools.radiology.train_config import stage_schedule
 
 
 def encoder_parameters(model: CheXQueryMedVLM) -> list[torch.nn.Parameter]:
@@ -47,8 +44,8 @@ def warm_up_vision(
 ) -> list[float]:
     """Train the encoder side for `steps` micro-batches on the auxiliary loss; return the losses.
 
-    The learning rate warms up linearly over the first 2% of steps, then decays by a cosine to
-    10% of `learning_rate`. Batch `i` is `batches.batch(i)`, so the warm-up is deterministic.
+    The learning rate follows `stage_schedule`. Batch `i` is `batches.batch(i)`, so the
+    warm-up is deterministic.
     """
     if steps < 1 or learning_rate <= 0:
         raise ConfigError(
@@ -58,14 +55,7 @@ def warm_up_vision(
     if not parameters:
         raise ConfigError("vision warm-up: no trainable encoder parameters (train the backbones)")
     optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
-    plan = TrainPlan(
-        micro_batch=batches.batch_size,
-        accumulation=1,
-        learning_rate=learning_rate,
-        warmup_steps=max(1, round(steps * WARMUP_FRACTION)),
-        total_steps=steps,
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(plan, MIN_LR_RATIO))
+    scheduler = stage_schedule(optimizer, steps)
     losses: list[float] = []
     model.train()
     with Progress(

@@ -17,7 +17,8 @@ import tools.radiology.train as train_module
 from state.errors import AssetError, ConfigError
 from tests.tools.radiology.training_support import corpus, link_cache, tiny_run
 from tools.models.embedder import MiniLMEmbedder
-from tools.radiology.dataset import TrainingBatches, load_pool
+from tools.radiology.dataset import TrainingBatches, eval_pixels, load_pool
+from tools.radiology.decoder_polish import polish_decoder
 from tools.radiology.phases import PHASES
 from tools.radiology.train import (
     TRAINER_STATE,
@@ -88,6 +89,12 @@ def test_phase_3_freezes_vision_and_aux_head(initial, cache, tmp_path):
     assert any(n.startswith("decoder.") and ".lora_" in n for n in changed)
 
 
+def test_from_scratch_phase_3_keeps_siglip_frozen(initial, cache, tmp_path):
+    changed = _train_from(initial, cache, tmp_path / "s3", tiny_run(phase=3, train_backbones=True))
+    assert not any(n.startswith(("vision.", "aux_head.")) for n in changed)
+    assert any(n.startswith("decoder.t5.decoder.") and ".lora_" not in n for n in changed)
+
+
 def test_from_scratch_mode_trains_backbone_weights_but_not_the_bypassed_encoder(
     initial, cache, tmp_path
 ):
@@ -146,6 +153,78 @@ def test_warm_up_vision_leaves_the_decoder_alone(initial, cache):
             learning_rate=1e-3,
             device=torch.device("cpu"),
         )
+
+
+def test_decoder_polish_trains_fusion_and_decoder_and_keeps_the_aux_probabilities(initial, cache):
+    bundle = load_checkpoint(initial)
+    model = bundle.model
+    model.set_phase(1)
+    unfreeze_backbones(model)
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    pool = load_pool(cache, corpus(), tiny_run().pool(model.config.image_size))
+    pixels = eval_pixels(pool, range(2))
+    with torch.no_grad():
+        probs_before = model.eval().encode(pixels).aux_probs
+    losses = polish_decoder(
+        model,
+        TrainingBatches(pool, 2, seed=0),
+        bundle.prompter,
+        steps=2,
+        learning_rate=1e-3,
+        device=torch.device("cpu"),
+    )
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert any(n.startswith("decoder.t5.decoder.") for n in changed)
+    assert any(n.startswith("fusion.") for n in changed)
+    assert all(n.startswith(("decoder.", "fusion.")) for n in changed)
+    assert not any(".lora_" in n or n.startswith("decoder.t5.encoder.") for n in changed)
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode(pixels).aux_probs, probs_before)
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == flags
+    with pytest.raises(ConfigError):
+        polish_decoder(
+            model,
+            TrainingBatches(pool, 2, seed=0),
+            bundle.prompter,
+            steps=0,
+            learning_rate=1e-3,
+            device=torch.device("cpu"),
+        )
+
+
+def test_decoder_polish_runs_once_after_the_loop_and_again_if_it_was_interrupted(
+    initial, cache, tmp_path, monkeypatch
+):
+    config = tiny_run(steps=1, train_backbones=True, decoder_polish_steps=2, decoder_polish_batch=2)
+    out = tmp_path / "polish"
+    calls: list[int] = []
+
+    def interrupted(*args: object, **kwargs: object) -> list[float]:
+        calls.append(0)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "polish_decoder", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, cache_dir=cache, out_dir=out, init_from=initial, corpus=corpus(), threads=1)
+    assert load_trainer_state(out)["step"] == 1 and not load_trainer_state(out)["decoder_polish"]
+    unpolished = _weights(out)
+
+    def counted(*args: object, **kwargs: object) -> list[float]:
+        losses = polish_decoder(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append(len(losses))
+        return losses
+
+    monkeypatch.setattr(train_module, "polish_decoder", counted)
+    result = train(config, cache_dir=cache, out_dir=out, resume=True, corpus=corpus(), threads=1)
+    assert calls == [0, 2] and result.steps == 1
+    assert any(name.startswith("decoder.") for name in _changed(unpolished, _weights(out)))
+    log = json.loads((out / TRAINING_LOG).read_text(encoding="utf-8"))
+    assert log["decoder_polish"]["steps"] == 2
+    assert math.isfinite(log["decoder_polish"]["final_gen_loss"])
+    train(config, cache_dir=cache, out_dir=out, resume=True, corpus=corpus(), threads=1)
+    assert calls == [0, 2]  # a finished polish is never repeated
 
 
 def _adapters_enabled(model: torch.nn.Module) -> list[bool]:
@@ -242,6 +321,10 @@ def test_inconsistent_settings_are_config_errors():
         TrainConfig(vision_warmup_steps=-1)
     with pytest.raises(ConfigError):
         TrainConfig(vision_warmup_lr=0.0)
+    with pytest.raises(ConfigError):
+        TrainConfig(decoder_polish_steps=-1)
+    with pytest.raises(ConfigError):
+        TrainConfig(decoder_polish_batch=0)
     with pytest.raises(ConfigError):
         TrainConfig(micro_batch=3, effective_batch=32).plan(PHASES[1], pool_size=10)
     with pytest.raises(ConfigError):

@@ -1,8 +1,8 @@
-"""The CPU demo recipe end to end (slow, ~11 min): train the tiny model on phantoms from random
+"""The CPU demo recipe end to end (slow, ~13 min): train the tiny model on phantoms from random
 init, then score it on held-out phantoms beside the most-frequent-report baseline.
 
-The issue's target is a phantom macro-F1 of 0.80; the recipe reaches 0.399 (cardiomegaly, edema,
-effusion, pneumothorax, atelectasis and opacities are learnt, at least in part; nodules,
+The issue's target is a phantom macro-F1 of 0.80; the recipe reaches 0.512 (cardiomegaly, edema,
+effusion, pneumothorax, opacities and atelectasis are learnt, at least in part; nodules,
 fractures, consolidation and support devices are not), so this test holds the recipe to what it
 does reach and to beating the baseline.
 """
@@ -16,7 +16,7 @@ from tools.radiology.evaluate import evaluate_checkpoint
 from tools.radiology.train import train
 from tools.radiology.train_config import demo_config
 
-FLOOR_F1 = 0.30
+FLOOR_F1 = 0.40
 
 
 @pytest.mark.slow
