@@ -1,9 +1,10 @@
 """Train CheXQuery-MedVLM on phantom–report pairs, one phase per run (spec §6–7).
 
-Reads top to bottom: set up, data, model, what trains, optimiser and schedule, (resume), loop,
-checkpoints. A checkpoint folder holds the model (`save_checkpoint`), `trainer_state.pt`
-(step, optimiser, schedule, RNG) so that `resume=True` continues exactly, and `training.json`
-(the settings and the loss history, for people).
+Reads top to bottom: set up, data, model, what trains, optimiser and schedule, (vision
+warm-up or resume), loop, checkpoints, (decoder polish). A checkpoint folder holds the model
+(`save_checkpoint`), `trainer_state.pt` (step, optimiser, schedule, RNG, stage summaries) so
+that `resume=True` continues exactly, and `training.json` (the settings and the loss history,
+for people).
 
 Usage:
     result = train(TrainConfig(phase=1), cache_dir=cache, out_dir=cache / "ckpt/phase1",

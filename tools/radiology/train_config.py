@@ -4,7 +4,7 @@ Usage:
     config = TrainConfig(phase=2)                # spec §6 phase 2 as written
     plan = config.plan(model.set_phase(2), pool_size=1500)
     plan.micro_batch, plan.accumulation, plan.learning_rate, plan.total_steps
-    demo = demo_config()                         # tiny, from scratch, ~11 min on 2 CPU cores
+    demo = demo_config()                         # tiny, from scratch, ~13 min on 2 CPU cores
     factor = warmup_cosine(plan, min_ratio=0.1)  # LR multiplier per step, for LambdaLR
 
 A field left at None takes the phase's value (spec §6.1): batch sizes, learning rate, warm-up and
