@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from state.errors import ConfigError
 from tools.radiology.dataset import TrainingBatches
 from tools.radiology.lora import is_lora_parameter
 from tools.radiology.losses import generation_loss
 from tools.radiology.model import CheXQueryMedVLM
 from tools.radiology.prompting import ReportPrompter
-from tools.radiology.train_config import stage_schedule
+from tools.radiology.stage import run_stage
 
 
 def polish_parameters(model: CheXQueryMedVLM) -> list[torch.nn.Parameter]:
@@ -58,47 +56,33 @@ def polish_decoder(
     The learning rate follows `stage_schedule`; batch `i` is `batches.batch(i)`, so the polish
     is deterministic.
     """
-    if steps < 1 or learning_rate <= 0:
-        raise ConfigError(
-            f"decoder polish needs steps >= 1 and lr > 0, got {steps}, {learning_rate}"
-        )
-    trainable = {id(p) for p in polish_parameters(model)}
+    parameters = polish_parameters(model)
+    trainable = {id(p) for p in parameters}
     flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    smoothing = model.phase.label_smoothing
+
+    def loss_of_step(step: int) -> torch.Tensor:
+        batch = batches.batch(step)
+        inputs = prompter.training_batch(batch.targets)
+        encoding = model.encode(batch.pixel_values.to(device))
+        logits = model.decoder(encoding.visual_tokens, inputs.decoder_input_ids.to(device))
+        return generation_loss(logits, inputs.labels.to(device), smoothing)
+
     for p in model.parameters():
         p.requires_grad_(id(p) in trainable)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
-    scheduler = stage_schedule(optimizer, steps)
-    smoothing = model.phase.label_smoothing
-    losses: list[float] = []
     model.eval()
     try:
-        with Progress(
-            TextColumn("decoder polish"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("gen {task.fields[loss]:.4f}"),
-            TimeRemainingColumn(),
+        return run_stage(
+            "decoder polish",
+            "gen",
+            parameters,
+            loss_of_step,
+            steps=steps,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            grad_clip=grad_clip,
             console=console,
-            disable=console is None,
-        ) as progress:
-            task = progress.add_task("polish", total=steps, loss=float("nan"))
-            for step in range(steps):
-                batch = batches.batch(step)
-                inputs = prompter.training_batch(batch.targets)
-                encoding = model.encode(batch.pixel_values.to(device))
-                logits = model.decoder(encoding.visual_tokens, inputs.decoder_input_ids.to(device))
-                loss = generation_loss(logits, inputs.labels.to(device), smoothing)
-                if not torch.isfinite(loss):
-                    raise ConfigError(f"decoder polish diverged at step {step}: loss {loss}")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
-                optimizer.step()
-                scheduler.step()
-                losses.append(float(loss.detach()))
-                progress.update(task, advance=1, loss=losses[-1])
+        )
     finally:
         for name, p in model.named_parameters():
             p.requires_grad_(flags[name])
-    return losses

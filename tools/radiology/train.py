@@ -22,6 +22,7 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,23 @@ def _progress(console: Console | None) -> Progress:
         console=console,
         disable=console is None,
     )
+
+
+def _stage_summary(
+    name: str, loss: str, losses: list[float], started: float, say: Callable[[str], object]
+) -> dict[str, Any]:
+    """What a warm-up or polish stage did, for the trainer state and `training.json`."""
+    summary = {
+        "steps": len(losses),
+        f"first_{loss}_loss": losses[0],
+        f"final_{loss}_loss": sum(losses[-LOG_EVERY:]) / len(losses[-LOG_EVERY:]),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    say(
+        f"{name}: {len(losses)} steps in {summary['seconds']} s, {loss} loss "
+        f"{losses[0]:.4f} -> {summary[f'final_{loss}_loss']:.4f}"
+    )
+    return summary
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -250,16 +268,7 @@ def train(
             grad_clip=config.grad_clip,
             console=console,
         )
-        warmup = {
-            "steps": len(losses),
-            "first_aux_loss": losses[0],
-            "final_aux_loss": sum(losses[-LOG_EVERY:]) / len(losses[-LOG_EVERY:]),
-            "seconds": round(time.perf_counter() - warmup_started, 1),
-        }
-        say(
-            f"vision warm-up: {warmup['steps']} steps in {warmup['seconds']} s, aux loss "
-            f"{warmup['first_aux_loss']:.4f} -> {warmup['final_aux_loss']:.4f}"
-        )
+        warmup = _stage_summary("vision warm-up", "aux", losses, warmup_started, say)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -370,16 +379,7 @@ def train(
             grad_clip=config.grad_clip,
             console=console,
         )
-        polish = {
-            "steps": len(losses),
-            "first_gen_loss": losses[0],
-            "final_gen_loss": sum(losses[-LOG_EVERY:]) / len(losses[-LOG_EVERY:]),
-            "seconds": round(time.perf_counter() - polish_started, 1),
-        }
-        say(
-            f"decoder polish: {polish['steps']} steps in {polish['seconds']} s, generation loss "
-            f"{polish['first_gen_loss']:.4f} -> {polish['final_gen_loss']:.4f}"
-        )
+        polish = _stage_summary("decoder polish", "gen", losses, polish_started, say)
         checkpoint()
         polished_now = True
     if step == resumed_from and not polished_now:  # nothing left to do: keep the checkpoint

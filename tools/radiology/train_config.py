@@ -17,8 +17,6 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-import torch
-
 from state.errors import ConfigError
 from tools.radiology.dataset import PoolConfig
 from tools.radiology.phases import PhaseSettings, phase_settings
@@ -183,22 +181,3 @@ def warmup_cosine(plan: TrainPlan, min_ratio: float) -> Any:
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
-
-
-STAGE_WARMUP_FRACTION = 0.02
-STAGE_MIN_LR_RATIO = 0.1
-
-
-def stage_schedule(
-    optimizer: torch.optim.Optimizer, steps: int
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """The schedule of the one-batch-per-step stages around a run (vision warm-up, decoder
-    polish): linear warm-up over the first 2% of `steps`, cosine decay to 10% of the peak."""
-    plan = TrainPlan(
-        micro_batch=1,
-        accumulation=1,
-        learning_rate=optimizer.defaults["lr"],
-        warmup_steps=max(1, round(steps * STAGE_WARMUP_FRACTION)),
-        total_steps=steps,
-    )
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(plan, STAGE_MIN_LR_RATIO))

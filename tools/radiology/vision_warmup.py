@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from state.errors import ConfigError
 from tools.radiology.dataset import TrainingBatches
 from tools.radiology.model import CheXQueryMedVLM
-from tools.radiology.train_config import stage_schedule
+from tools.radiology.stage import run_stage
 
 
 def encoder_parameters(model: CheXQueryMedVLM) -> list[torch.nn.Parameter]:
@@ -47,38 +45,21 @@ def warm_up_vision(
     The learning rate follows `stage_schedule`. Batch `i` is `batches.batch(i)`, so the
     warm-up is deterministic.
     """
-    if steps < 1 or learning_rate <= 0:
-        raise ConfigError(
-            f"vision warm-up needs steps >= 1 and lr > 0, got {steps}, {learning_rate}"
-        )
-    parameters = encoder_parameters(model)
-    if not parameters:
-        raise ConfigError("vision warm-up: no trainable encoder parameters (train the backbones)")
-    optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
-    scheduler = stage_schedule(optimizer, steps)
-    losses: list[float] = []
+
+    def loss_of_step(step: int) -> torch.Tensor | None:
+        batch = batches.batch(step)
+        out = model(batch.pixel_values.to(device), aux_targets=batch.aux_targets.to(device))
+        return out.auxiliary_loss
+
     model.train()
-    with Progress(
-        TextColumn("vision warm-up"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("aux {task.fields[loss]:.4f}"),
-        TimeRemainingColumn(),
+    return run_stage(
+        "vision warm-up",
+        "aux",
+        encoder_parameters(model),
+        loss_of_step,
+        steps=steps,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        grad_clip=grad_clip,
         console=console,
-        disable=console is None,
-    ) as progress:
-        task = progress.add_task("warm-up", total=steps, loss=float("nan"))
-        for step in range(steps):
-            batch = batches.batch(step)
-            out = model(batch.pixel_values.to(device), aux_targets=batch.aux_targets.to(device))
-            loss = out.auxiliary_loss
-            if loss is None or not torch.isfinite(loss):
-                raise ConfigError(f"vision warm-up diverged at step {step}: loss {loss}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.detach()))
-            progress.update(task, advance=1, loss=losses[-1])
-    return losses
+    )
