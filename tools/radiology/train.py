@@ -365,7 +365,6 @@ def train(
             if step % config.checkpoint_every == 0 or step == plan.total_steps:
                 checkpoint()
 
-    polished_now = False
     if config.decoder_polish_steps and not polish:
         polish_started = time.perf_counter()
         losses = polish_decoder(
@@ -381,8 +380,7 @@ def train(
         )
         polish = _stage_summary("decoder polish", "gen", losses, polish_started, say)
         checkpoint()
-        polished_now = True
-    if step == resumed_from and not polished_now:  # nothing left to do: keep the checkpoint
+    elif step == resumed_from:  # nothing left to do: keep the checkpoint as it is
         say(f"{out_dir} already holds all {step} steps of this run")
     model.eval()
     return TrainResult(
