@@ -205,7 +205,8 @@ def _percent(value: float) -> str:
 
 
 def evaluation_tables(result: EvaluationResult) -> list[Table]:
-    """The summary table (model vs baseline) and the per-condition table."""
+    """The summary table (model vs baseline) and the per-condition table, which also scores
+    the auxiliary head alone (encoder quality, without the report decoder)."""
     from tools.radiology.pairing import DRAWABLE_CONDITIONS
 
     model, baseline = result.model, result.baseline
@@ -234,8 +235,13 @@ def evaluation_tables(result: EvaluationResult) -> list[Table]:
     ]
     for name, value in rows:
         summary.add_row(name, _percent(value(model)), _percent(value(baseline)))
-    per_condition = Table(title="Clinical scores per condition (vs the phantoms' true findings)")
-    for column in ("condition", "support", "P", "R", "F1", "baseline F1"):
+    aux = result.aux_head
+    per_condition = Table(
+        title="Clinical scores per condition (vs the phantoms' true findings)",
+        caption=f"aux head F1: the auxiliary head alone, p > {aux.threshold:g}; phantom macro "
+        f"F1 {_percent(aux.phantom_macro_f1)} (reports: {_percent(model.phantom_macro_f1)})",
+    )
+    for column in ("condition", "support", "P", "R", "F1", "aux head F1", "baseline F1"):
         per_condition.add_column(column, justify="left" if column == "condition" else "right")
     for condition, scores in model.clinical.per_condition.items():
         if not (scores.support or scores.predicted):
@@ -247,6 +253,7 @@ def evaluation_tables(result: EvaluationResult) -> list[Table]:
             _percent(scores.precision),
             _percent(scores.recall),
             _percent(scores.f1),
+            _percent(aux.clinical.per_condition[condition].f1),
             _percent(baseline.clinical.per_condition[condition].f1),
         )
     return [summary, per_condition]

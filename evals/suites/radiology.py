@@ -128,7 +128,7 @@ def run(ctx: EvalContext) -> SuiteResult:
         GenerationSettings(
             num_beams=4, min_new_tokens=min(20, max_new_tokens), max_new_tokens=max_new_tokens
         ),
-    )
+    ).texts
     baseline = most_frequent_target(corpus, trained.pool(image_size))
     ids = [case.id for case in cases]
     model_metrics = _system_metrics(ctx, "", generated, pool, ids, "model")

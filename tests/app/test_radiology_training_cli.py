@@ -70,8 +70,10 @@ def test_train_then_evaluate_prints_model_and_baseline_side_by_side(cli, tmp_pat
     for field in ("BLEU-1", "BLEU-4", "ROUGE-L", "METEOR", "clinical micro F1", "phantom macro"):
         assert field in output
     assert "most-frequent-report baseline" in output and "synthetic phantoms" in output
+    assert "aux head F1" in output
     saved = json.loads(report.read_text())
     assert saved["images"] == 2 and saved["baseline"]["name"] == "baseline"
+    assert saved["aux_head"]["threshold"] == 0.5
 
 
 def test_a_later_phase_without_an_earlier_checkpoint_fails_with_a_clear_message(cli) -> None:

@@ -5,11 +5,14 @@ metrics (BLEU, ROUGE, METEOR; spec §8) compare generated reports with those rea
 Clinical precision, recall and F1 compare what the labeller reads in a generated report with
 the findings the phantom really shows. The headline `phantom_macro_f1` averages F1 over the
 conditions phantoms can draw. The baseline writes the single most frequent training target
-for every image.
+for every image. The auxiliary head's own reading of each image (a condition is present when its
+probability exceeds 0.5) is scored against the same truth, which tells whether the encoder or
+the report decoder is what holds the reports back.
 
 Usage:
     result = evaluate_checkpoint(Path("ckpt/demo"), cache_dir=cache, images=200)
     result.model.phantom_macro_f1, result.baseline.phantom_macro_f1, result.model.text.bleu_4
+    result.aux_head.phantom_macro_f1
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from state.errors import ConfigError
 from tools.radiology.clinical_metrics import ClinicalScores, clinical_scores_from_labels
+from tools.radiology.conditions import CONDITIONS
 from tools.radiology.dataset import (
     PhantomPool,
     PoolConfig,
@@ -37,7 +42,7 @@ from tools.radiology.dataset import (
 )
 from tools.radiology.decoder import GenerationSettings
 from tools.radiology.metrics import ReportMetrics, score_reports
-from tools.radiology.pairing import DRAWABLE_CONDITIONS, report_conditions
+from tools.radiology.pairing import DRAWABLE_CONDITIONS, IMPLIED, report_conditions
 from tools.radiology.train import TRAINING_LOG, autocast, pick_device
 from tools.radiology.train_config import TrainConfig
 from tools.radiology.weights import RadiologyModel, load_checkpoint
@@ -51,6 +56,7 @@ TRUTH_NOTE = (
     "counted as a lung opacity, as the phantoms draw it) with the phantom's true findings."
 )
 DEFAULT_MAX_NEW_TOKENS = 160
+AUX_THRESHOLD = 0.5
 
 
 class SystemScores(BaseModel):
@@ -60,6 +66,16 @@ class SystemScores(BaseModel):
 
     name: str
     text: ReportMetrics
+    clinical: ClinicalScores
+    phantom_macro_f1: float
+
+
+class AuxHeadScores(BaseModel):
+    """The auxiliary head alone on the test phantoms: a condition counts when p > threshold."""
+
+    model_config = ConfigDict(frozen=True)
+
+    threshold: float
     clinical: ClinicalScores
     phantom_macro_f1: float
 
@@ -87,6 +103,7 @@ class EvaluationResult(BaseModel):
     generation: dict[str, float | int | bool]
     model: SystemScores
     baseline: SystemScores
+    aux_head: AuxHeadScores
     baseline_text: str
     examples: tuple[Example, ...]
     notes: tuple[str, ...]
@@ -116,6 +133,29 @@ def score_system(name: str, generated: Sequence[str], pool: PhantomPool) -> Syst
     )
 
 
+def aux_conditions(
+    aux_probs: torch.Tensor, threshold: float = AUX_THRESHOLD
+) -> list[frozenset[str]]:
+    """The conditions the auxiliary head finds in each image [B, 14], with `IMPLIED` parents."""
+    found = []
+    for row in (aux_probs > threshold).tolist():
+        positive = {c for c, present in zip(CONDITIONS, row, strict=True) if present}
+        found.append(frozenset(positive | {IMPLIED[c] for c in positive if c in IMPLIED}))
+    return found
+
+
+def score_aux_head(
+    aux_probs: torch.Tensor, pool: PhantomPool, threshold: float = AUX_THRESHOLD
+) -> AuxHeadScores:
+    """Clinical scores of the auxiliary head's thresholded probabilities against the truth."""
+    clinical = clinical_scores_from_labels(
+        aux_conditions(aux_probs, threshold), pool.true_conditions()
+    )
+    return AuxHeadScores(
+        threshold=threshold, clinical=clinical, phantom_macro_f1=drawable_macro_f1(clinical)
+    )
+
+
 def training_config_of(checkpoint: Path) -> TrainConfig:
     """The settings a checkpoint was trained with (`training.json`), else the defaults."""
     log = checkpoint / TRAINING_LOG
@@ -130,17 +170,26 @@ def most_frequent_target(corpus: RadiologyCorpus, config: PoolConfig) -> str:
     return max(counts, key=lambda text: (counts[text], text))
 
 
+@dataclass(frozen=True)
+class Drafts:
+    """A generated report and the auxiliary head's probabilities [N, 14] for each phantom."""
+
+    texts: list[str]
+    aux_probs: torch.Tensor
+
+
 def generate_reports(
     bundle: RadiologyModel,
     pool: PhantomPool,
     settings: GenerationSettings,
     batch_size: int = 16,
     console: Console | None = None,
-) -> list[str]:
+) -> Drafts:
     """Beam-search a report for every phantom of the pool."""
     model = bundle.model.eval()
     device = next(model.parameters()).device
     texts: list[str] = []
+    probs: list[torch.Tensor] = []
     with Progress(
         TextColumn("generating reports"),
         BarColumn(),
@@ -156,8 +205,9 @@ def generate_reports(
             with torch.no_grad(), autocast(device):
                 result = model.generate(pixels, prefix, settings)
             texts += bundle.prompter.decode(result.token_ids)
+            probs.append(result.encoding.aux_probs.float().cpu())
             progress.advance(task, len(indices))
-    return texts
+    return Drafts(texts=texts, aux_probs=torch.cat(probs))
 
 
 def evaluate_checkpoint(
@@ -196,7 +246,8 @@ def evaluate_checkpoint(
         min_new_tokens=min(20, max_new_tokens),
         max_new_tokens=max_new_tokens,
     )
-    generated = generate_reports(bundle, test, settings, console=console)
+    drafts = generate_reports(bundle, test, settings, console=console)
+    generated = drafts.texts
     baseline_text = most_frequent_target(corpus, trained.pool(image_size))
     model_scores = score_system("model", generated, test)
     baseline_scores = score_system("baseline", [baseline_text] * len(test), test)
@@ -217,6 +268,7 @@ def evaluate_checkpoint(
         },
         model=model_scores,
         baseline=baseline_scores,
+        aux_head=score_aux_head(drafts.aux_probs, test),
         baseline_text=baseline_text,
         examples=tuple(
             Example(findings=test.findings[i], reference=test.targets[i], generated=generated[i])

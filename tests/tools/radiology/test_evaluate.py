@@ -1,5 +1,5 @@
 """Evaluation on test phantoms: every table field for the model and the baseline, the baseline's
-text, and clinical scores against the phantoms' true findings."""
+text, clinical scores against the phantoms' true findings, and the auxiliary head scored alone."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ import torch
 from tests.tools.radiology.training_support import corpus, link_cache, tiny_run
 from tools.models.embedder import MiniLMEmbedder
 from tools.radiology.clinical_metrics import clinical_scores_from_labels
+from tools.radiology.conditions import CONDITIONS
 from tools.radiology.dataset import PoolConfig, build_pool, draw_pairs
 from tools.radiology.evaluate import (
     PHANTOM_NOTE,
     EvaluationResult,
+    aux_conditions,
     drawable_macro_f1,
     evaluate_checkpoint,
     most_frequent_target,
+    score_aux_head,
     score_system,
     training_config_of,
 )
@@ -63,6 +66,32 @@ def test_evaluation_scores_model_and_baseline_on_the_same_phantoms(result) -> No
         assert 0.0 <= system.phantom_macro_f1 <= 1.0
     assert result.generation["num_beams"] == 4 and result.generation["max_new_tokens"] == 8
     assert PHANTOM_NOTE in result.notes and len(result.examples) == IMAGES
+    aux = result.aux_head
+    assert aux.threshold == 0.5 and 0.0 <= aux.phantom_macro_f1 <= 1.0
+    assert sum(s.support for s in aux.clinical.per_condition.values()) >= IMAGES
+
+
+def test_the_aux_head_counts_a_condition_above_the_threshold_with_its_implied_parent() -> None:
+    probs = torch.zeros(3, len(CONDITIONS))
+    probs[0, CONDITIONS.index("Cardiomegaly")] = 0.9
+    probs[0, CONDITIONS.index("Edema")] = 0.5
+    probs[1, CONDITIONS.index("Consolidation")] = 0.7
+    assert aux_conditions(probs) == [
+        frozenset({"Cardiomegaly"}),
+        frozenset({"Consolidation", "Lung Opacity"}),
+        frozenset(),
+    ]
+    assert aux_conditions(probs, threshold=0.4)[0] == {"Cardiomegaly", "Edema"}
+
+
+def test_an_aux_head_that_matches_the_truth_scores_perfect_and_a_silent_one_zero() -> None:
+    pool = build_pool(PoolConfig(split="test", size=10, image_size=64, seed=1), corpus())
+    truth = torch.zeros(len(pool), len(CONDITIONS))
+    for row, conditions in enumerate(pool.true_conditions()):
+        for condition in conditions:
+            truth[row, CONDITIONS.index(condition)] = 1.0
+    assert score_aux_head(truth, pool).phantom_macro_f1 == 1.0
+    assert score_aux_head(torch.zeros_like(truth), pool).phantom_macro_f1 == 0.0
 
 
 def test_the_baseline_writes_the_most_frequent_training_target(result) -> None:
