@@ -1,4 +1,7 @@
-"""Build the graph's checkpointer from a URL: Redis (ours), Postgres or SQLite (official)."""
+"""Build the graph's checkpointer from a URL: Redis (ours), Postgres or SQLite (official).
+
+Every saver gets `serde.checkpoint_serde()`, which rebuilds MedGraph's state records only.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from state.errors import ConfigError, StateUnavailable
 from state.redis_saver import RedisSaver
 from state.redis_saver_aio import AsyncRedisSaver
 from state.redis_saver_base import DEFAULT_PREFIX
+from state.serde import checkpoint_serde
 
 Backend = Literal["redis", "postgres", "sqlite"]
 _SCHEMES: dict[str, Backend] = {
@@ -125,7 +129,11 @@ def open_checkpointer(
     target = parse_checkpoint_url(url)
     if target.backend == "redis":
         with RedisSaver.from_url(
-            target.url, prefix=redis_prefix, ttl_s=ttl_s, socket_timeout_s=timeout_s
+            target.url,
+            prefix=redis_prefix,
+            ttl_s=ttl_s,
+            socket_timeout_s=timeout_s,
+            serde=checkpoint_serde(),
         ) as saver:
             yield saver
     elif target.backend == "postgres":
@@ -134,7 +142,7 @@ def open_checkpointer(
         )
         try:
             pool.open(wait=True, timeout=timeout_s)
-            saver = PostgresSaver(pool)  # type: ignore[arg-type]
+            saver = PostgresSaver(pool, serde=checkpoint_serde())  # type: ignore[arg-type]
             saver.setup()
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             pool.close()
@@ -152,7 +160,7 @@ def open_checkpointer(
         except sqlite3.Error as exc:
             raise _sqlite_unavailable(target, exc) from exc
         try:
-            saver = SqliteSaver(conn)
+            saver = SqliteSaver(conn, serde=checkpoint_serde())
             try:
                 saver.setup()
             except sqlite3.Error as exc:
@@ -180,7 +188,11 @@ async def open_async_checkpointer(
     target = parse_checkpoint_url(url)
     if target.backend == "redis":
         async with AsyncRedisSaver.from_url(
-            target.url, prefix=redis_prefix, ttl_s=ttl_s, socket_timeout_s=timeout_s
+            target.url,
+            prefix=redis_prefix,
+            ttl_s=ttl_s,
+            socket_timeout_s=timeout_s,
+            serde=checkpoint_serde(),
         ) as saver:
             yield saver
     elif target.backend == "postgres":
@@ -189,7 +201,7 @@ async def open_async_checkpointer(
         )
         try:
             await pool.open(wait=True, timeout=timeout_s)
-            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            saver = AsyncPostgresSaver(pool, serde=checkpoint_serde())  # type: ignore[arg-type]
             await saver.setup()
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             await pool.close()
@@ -207,7 +219,7 @@ async def open_async_checkpointer(
         except sqlite3.Error as exc:
             raise _sqlite_unavailable(target, exc) from exc
         try:
-            saver = AsyncSqliteSaver(conn)
+            saver = AsyncSqliteSaver(conn, serde=checkpoint_serde())
             try:
                 await saver.setup()
             except sqlite3.Error as exc:

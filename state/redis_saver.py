@@ -77,6 +77,7 @@ class RedisSaver(RedisSaverBase):
         socket_timeout_s: float = 5.0,
         max_connections: int = 64,
         retries: int = 1,
+        serde: SerializerProtocol | None = None,
     ) -> Iterator[RedisSaver]:
         """Open a pooled client on `url`, check Redis answers, and close the pool on exit."""
         pool = redis.BlockingConnectionPool.from_url(
@@ -84,7 +85,7 @@ class RedisSaver(RedisSaverBase):
         )
         client = redis.Redis(connection_pool=pool)
         try:
-            saver = cls(client, prefix=prefix, ttl_s=ttl_s)
+            saver = cls(client, prefix=prefix, ttl_s=ttl_s, serde=serde)
             saver.setup()
             yield saver
         finally:

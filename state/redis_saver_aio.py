@@ -72,6 +72,7 @@ class AsyncRedisSaver(RedisSaverBase):
         socket_timeout_s: float = 5.0,
         max_connections: int = 64,
         retries: int = 1,
+        serde: SerializerProtocol | None = None,
     ) -> AsyncIterator[AsyncRedisSaver]:
         """Open a pooled async client on `url`, check Redis answers, close the pool on exit."""
         pool = aredis.BlockingConnectionPool.from_url(
@@ -79,7 +80,7 @@ class AsyncRedisSaver(RedisSaverBase):
         )
         client = aredis.Redis(connection_pool=pool)
         try:
-            saver = cls(client, prefix=prefix, ttl_s=ttl_s)
+            saver = cls(client, prefix=prefix, ttl_s=ttl_s, serde=serde)
             await saver.setup()
             yield saver
         finally:

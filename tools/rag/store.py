@@ -144,6 +144,20 @@ class _DropIteratorClockWarning(logging.Filter):
 
 logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_DropIteratorClockWarning())
 
+
+class _DropUnimplementedRpcError(logging.Filter):
+    """Milvus Lite serves its gRPC API inside this process and does not implement every call
+    (`AllocTimestamp`, asked for while a new collection's index is built). pymilvus falls back,
+    but gRPC's server logs each one as an ERROR with a traceback, printed into the chat."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(
+            "Exception calling application: Method not implemented!"
+        )
+
+
+logging.getLogger("grpc._server").addFilter(_DropUnimplementedRpcError())
+
 # Milvus Lite holds an exclusive lock on its file, so every writer of a local store is in this
 # process and one process-wide cache sees every write that must invalidate an index.
 _LOCAL = LocalIndexCache()

@@ -124,3 +124,12 @@ def test_metadata_filters_narrow_search(
         filters=SearchFilters(sources=("imaging_protocol_notes.html",)),
     )  # fmt: skip
     assert {c.chunk.source for c in only_html.chunks} == {"imaging_protocol_notes.html"}
+
+
+def test_creating_a_new_local_store_logs_no_grpc_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING"):
+        store = ChunkStore(str(tmp_path / "fresh.db"))
+    store.close()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
