@@ -45,9 +45,12 @@ def _boundary() -> Iterator[Settings]:
 def _pending(settings: Settings) -> list[PendingApproval]:
     """The tenant's waiting approvals, read from the checkpoint store alone."""
     from graphs.approvals import find_pending
+    from graphs.checkpoint_types import graph_record_types
     from state.checkpointer import open_checkpointer
 
-    with open_checkpointer(settings.resolved_checkpoint_url) as checkpointer:
+    with open_checkpointer(
+        settings.resolved_checkpoint_url, record_types=graph_record_types()
+    ) as checkpointer:
         return list(find_pending(checkpointer, settings.tenant_id))
 
 

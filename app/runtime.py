@@ -41,6 +41,7 @@ from app.settings import Settings
 from app.tutor_setup import open_tutor
 from graphs.approvals import PendingApproval, pending_approvals, resume_command
 from graphs.audit_hooks import GraphAuditor
+from graphs.checkpoint_types import graph_record_types
 from graphs.guard_nodes import GraphGuards
 from graphs.supervisor import build_supervisor_graph
 from graphs.turns import TurnEvent, history, pending_retry, stream_turn
@@ -186,7 +187,9 @@ class Runtime:
         self.agents = build_agent_registry(
             access, retriever, settings.rag_top_k, tool_calls, policy.agent, tutor, radiology
         )
-        checkpointer = self._stack.enter_context(open_checkpointer(self.checkpointer_url))
+        checkpointer = self._stack.enter_context(
+            open_checkpointer(self.checkpointer_url, record_types=graph_record_types())
+        )
         graph_guards = GraphGuards(guards.input, guards.output, settings.guard_route_max_chars)
         self.graph = build_supervisor_graph(
             router,

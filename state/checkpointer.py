@@ -1,12 +1,13 @@
 """Build the graph's checkpointer from a URL: Redis (ours), Postgres or SQLite (official).
 
-Every saver gets `serde.checkpoint_serde()`, which rebuilds MedGraph's state records only.
+Every saver gets `serde.checkpoint_serde(record_types)`: it rebuilds the records of `state.schema`
+and the classes the caller names (`graphs.checkpoint_types.graph_record_types()`), nothing else.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg.rows import dict_row
+from pydantic import BaseModel
 
 from state.errors import ConfigError, StateUnavailable
 from state.redis_saver import RedisSaver
@@ -115,6 +117,7 @@ def open_checkpointer(
     ttl_s: int | None = None,
     pool_size: int = 10,
     timeout_s: float = 5.0,
+    record_types: Sequence[type[BaseModel]] = (),
 ) -> Iterator[BaseCheckpointSaver]:
     """Open the checkpointer a URL names, ready to use (tables created); close it on exit.
 
@@ -133,7 +136,7 @@ def open_checkpointer(
             prefix=redis_prefix,
             ttl_s=ttl_s,
             socket_timeout_s=timeout_s,
-            serde=checkpoint_serde(),
+            serde=checkpoint_serde(record_types),
         ) as saver:
             yield saver
     elif target.backend == "postgres":
@@ -142,7 +145,7 @@ def open_checkpointer(
         )
         try:
             pool.open(wait=True, timeout=timeout_s)
-            saver = PostgresSaver(pool, serde=checkpoint_serde())  # type: ignore[arg-type]
+            saver = PostgresSaver(pool, serde=checkpoint_serde(record_types))  # type: ignore[arg-type]
             saver.setup()
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             pool.close()
@@ -160,7 +163,7 @@ def open_checkpointer(
         except sqlite3.Error as exc:
             raise _sqlite_unavailable(target, exc) from exc
         try:
-            saver = SqliteSaver(conn, serde=checkpoint_serde())
+            saver = SqliteSaver(conn, serde=checkpoint_serde(record_types))
             try:
                 saver.setup()
             except sqlite3.Error as exc:
@@ -178,6 +181,7 @@ async def open_async_checkpointer(
     ttl_s: int | None = None,
     pool_size: int = 10,
     timeout_s: float = 5.0,
+    record_types: Sequence[type[BaseModel]] = (),
 ) -> AsyncIterator[BaseCheckpointSaver]:
     """Async twin of `open_checkpointer`: an asyncio saver, pools closed on exit.
 
@@ -192,7 +196,7 @@ async def open_async_checkpointer(
             prefix=redis_prefix,
             ttl_s=ttl_s,
             socket_timeout_s=timeout_s,
-            serde=checkpoint_serde(),
+            serde=checkpoint_serde(record_types),
         ) as saver:
             yield saver
     elif target.backend == "postgres":
@@ -201,7 +205,7 @@ async def open_async_checkpointer(
         )
         try:
             await pool.open(wait=True, timeout=timeout_s)
-            saver = AsyncPostgresSaver(pool, serde=checkpoint_serde())  # type: ignore[arg-type]
+            saver = AsyncPostgresSaver(pool, serde=checkpoint_serde(record_types))  # type: ignore[arg-type]
             await saver.setup()
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             await pool.close()
@@ -219,7 +223,7 @@ async def open_async_checkpointer(
         except sqlite3.Error as exc:
             raise _sqlite_unavailable(target, exc) from exc
         try:
-            saver = AsyncSqliteSaver(conn, serde=checkpoint_serde())
+            saver = AsyncSqliteSaver(conn, serde=checkpoint_serde(record_types))
             try:
                 await saver.setup()
             except sqlite3.Error as exc:

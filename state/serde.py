@@ -4,17 +4,19 @@ LangGraph's `JsonPlusSerializer` stores a pydantic value with its module and cla
 default, imports and constructs any class a checkpoint names, logging "Deserializing unregistered
 type …; this will be blocked in a future version" for each one outside its own safe list. That
 printed a warning per state record in every chat session, and it would construct whatever class a
-checkpoint in a shared Redis named. Ours allows exactly the records of `state.schema` (plus
-LangGraph's safe list: messages, dates, ...): they load as before, without warnings, and keep
-loading when LangGraph turns blocking on. Any other class comes back as its plain field data.
+checkpoint in a shared Redis named. Ours allows the records of `state.schema` and the classes
+the caller names (the graphs' other state types, `graphs.checkpoint_types`), plus LangGraph's
+safe list (messages, dates, ...): they load as before, without warnings, and keep loading when
+LangGraph turns blocking on. Any other class comes back as its plain field data.
 
 Usage:
-    saver = PostgresSaver(pool, serde=checkpoint_serde())
+    saver = PostgresSaver(pool, serde=checkpoint_serde([ActionPlan]))
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from pydantic import BaseModel
@@ -31,8 +33,8 @@ def state_record_types() -> tuple[type[BaseModel], ...]:
     )
 
 
-def checkpoint_serde() -> JsonPlusSerializer:
-    """A serializer that rebuilds LangGraph's safe types and MedGraph's state records only."""
-    return JsonPlusSerializer(
-        allowed_msgpack_modules=[(cls.__module__, cls.__name__) for cls in state_record_types()]
-    )
+def checkpoint_serde(record_types: Iterable[type[BaseModel]] = ()) -> JsonPlusSerializer:
+    """A serializer that rebuilds LangGraph's safe types, the records of `state.schema` and
+    `record_types`, and nothing else."""
+    allowed = {(cls.__module__, cls.__name__) for cls in (*state_record_types(), *record_types)}
+    return JsonPlusSerializer(allowed_msgpack_modules=sorted(allowed))

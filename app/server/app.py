@@ -37,6 +37,7 @@ from app.server.runs import RunLimits, RunManager
 from app.server.store import ServerStore
 from app.server.views import JSONBytes
 from app.settings import Settings, get_settings
+from graphs.checkpoint_types import graph_record_types
 from state.checkpointer import open_async_checkpointer
 from state.errors import ConfigError, MedGraphError
 
@@ -107,7 +108,7 @@ async def open_context(
         stack.push(runtime.__exit__)
     metrics.attach_guards(runtime.guards.metrics)
     saver = await stack.enter_async_context(
-        open_async_checkpointer(settings.resolved_checkpoint_url)
+        open_async_checkpointer(settings.resolved_checkpoint_url, record_types=graph_record_types())
     )
     graph = runtime.graph.copy(update={"checkpointer": saver})
     store = await stack.enter_async_context(

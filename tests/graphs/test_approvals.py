@@ -23,6 +23,7 @@ from agents.registry import AgentRegistry, AgentTask
 from agents.supervisor import RoutingThresholds, SupervisorRouter
 from graphs.approvals import build_policy_graph, find_pending, pending_approvals, resume_command
 from graphs.audit_hooks import GraphAuditor
+from graphs.checkpoint_types import graph_record_types
 from graphs.supervisor import build_supervisor_graph
 from graphs.turns import AnswerEvent, ApprovalEvent, TurnEvent, pending_retry, stream_turn
 from state.audit import AuditRecord, open_audit
@@ -96,7 +97,9 @@ def session(root: Path, checkpoint_url: str | None = None) -> Iterator[Session]:
     with (
         open_audit(f"sqlite:///{root / 'audit.sqlite'}", batch=False) as audit,
         open_learner_store(f"sqlite:///{root / 'tutor.sqlite'}") as learners,
-        open_checkpointer(checkpoint_url or f"sqlite:///{root / 'cp.sqlite'}") as saver,
+        open_checkpointer(
+            checkpoint_url or f"sqlite:///{root / 'cp.sqlite'}", record_types=graph_record_types()
+        ) as saver,
     ):
         auditor = GraphAuditor(audit)
         agent = PolicyAgent(None, policy_retriever(), CORPUS)
