@@ -44,6 +44,9 @@ STOP_WORDS = (
 WORD = r"(?u)\b\w+\b"
 SNAPSHOT_VERSION = 1
 _log = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG on import, so every index build printed "Building index
+# from IDs objects" into the chat; its warnings still come through.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ def test_bm25_scores_match_lucene_bm25_by_hand() -> None:
     assert found[0].score == pytest.approx(expected, rel=1e-5)
 
 
+def test_building_an_index_prints_no_bm25s_debug_lines(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("DEBUG"):
+        _index(TEXTS).bm25("effusion", 5)
+    assert not [r for r in caplog.records if r.name.startswith("bm25s")], caplog.text
+
+
 def test_bm25_stems_drops_stop_words_and_ignores_unknown_words() -> None:
     index = _index(TEXTS)
     assert [s.pk for s in index.bm25("PLEURAL Effusion", 5)] == ["c1", "c2"]
