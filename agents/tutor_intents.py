@@ -68,12 +68,16 @@ class TutorRequest:
     text: str = ""
 
 
+MAX_TOPIC_CHARS = 200  # `ExplainInput.concept`'s limit
+
+
 def _topic(raw: str | None) -> str:
     return _LEADING_FILLER.sub("", (raw or "").strip()).strip()
 
 
 def parse_request(text: str, has_open_question: bool) -> TutorRequest:
-    """Classify one message. With no command recognised, it is an answer to the open question."""
+    """Classify one message. With no command recognised, it is an answer to the open question,
+    or, when none is open, a question ("…?") asks for an explanation."""
     stripped = text.strip()
     command = re.sub(_POLITE, "", stripped, flags=re.IGNORECASE).strip()
     # With a question open, a command must open the message, so that an answer which merely
@@ -96,4 +100,8 @@ def parse_request(text: str, has_open_question: bool) -> TutorRequest:
     explain = _EXPLAIN.match(command)
     if explain:
         return TutorRequest("explain", topic=_topic(explain.group("topic")))
+    if not has_open_question and command.endswith("?"):
+        # A question with nothing open to answer asks about a concept ("What is the silhouette
+        # sign?"); the explanation names the concept, or says it is not taught.
+        return TutorRequest("explain", topic=_topic(command.rstrip("?"))[:MAX_TOPIC_CHARS])
     return TutorRequest("answer", text=stripped)

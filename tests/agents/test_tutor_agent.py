@@ -166,3 +166,15 @@ def test_stop_sets_the_open_question_aside_without_an_answer(agent: TutorAgent) 
     assert len(agent.tutor.store.events()) == events
     text, _ = say(agent, "stop")
     assert text.startswith("There is no open question to stop")
+
+
+def test_a_question_before_any_quiz_is_explained_or_declined_not_graded(
+    agent: TutorAgent,
+) -> None:
+    before = snapshot(agent)
+    declined, _ = say(agent, "What premedication do patients with a prior contrast reaction need?")
+    assert declined.startswith("I don't teach") and "Topics I cover:" in declined
+    assert snapshot(agent) == before
+    text, citations = say(agent, "What is the silhouette sign?")
+    assert "silhouette" in text.lower() and citations
+    assert "Check yourself:" in text

@@ -58,3 +58,14 @@ def test_commands_still_work_with_an_open_question() -> None:
 
 def test_unrecognised_text_without_an_open_question_is_an_answer_to_nothing() -> None:
     assert parse_request("C", has_open_question=False) == TutorRequest("answer", text="C")
+
+
+def test_a_question_with_nothing_open_asks_for_an_explanation() -> None:
+    assert parse_request("What is the silhouette sign?", has_open_question=False) == (
+        TutorRequest("explain", topic="silhouette sign")
+    )
+    assert parse_request("Is it B?", has_open_question=True) == TutorRequest(
+        "answer", text="Is it B?"
+    )
+    long = parse_request("Why " + "very " * 80 + "long?", has_open_question=False)
+    assert long.kind == "explain" and len(long.topic) == 200

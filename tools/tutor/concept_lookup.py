@@ -27,7 +27,10 @@ TOPIC_ALIASES: dict[Topic, tuple[str, ...]] = {
 STOPWORDS = frozenset(
     stems(
         "a an the of and or in on for to with its their your my me about what is are how "
-        "quiz test explain question questions practice please some more tell teach"
+        "quiz test explain question questions practice please some more tell teach "
+        # words of the setting, not of a concept: "how a pneumothorax looks on a chest X-ray"
+        "chest x ray xray cxr radiograph radiographs film films look looks like appear appears "
+        "appearance see seen show shows"
     )
 )
 MIN_WORD = 5
