@@ -130,13 +130,14 @@ def open_checkpointer(
         StateUnavailable: the store cannot be reached or set up (the message names the URL).
     """
     target = parse_checkpoint_url(url)
+    serde = checkpoint_serde(record_types)
     if target.backend == "redis":
         with RedisSaver.from_url(
             target.url,
             prefix=redis_prefix,
             ttl_s=ttl_s,
             socket_timeout_s=timeout_s,
-            serde=checkpoint_serde(record_types),
+            serde=serde,
         ) as saver:
             yield saver
     elif target.backend == "postgres":
@@ -145,7 +146,7 @@ def open_checkpointer(
         )
         try:
             pool.open(wait=True, timeout=timeout_s)
-            saver = PostgresSaver(pool, serde=checkpoint_serde(record_types))  # type: ignore[arg-type]
+            saver = PostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
             saver.setup()
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             pool.close()
@@ -163,7 +164,7 @@ def open_checkpointer(
         except sqlite3.Error as exc:
             raise _sqlite_unavailable(target, exc) from exc
         try:
-            saver = SqliteSaver(conn, serde=checkpoint_serde(record_types))
+            saver = SqliteSaver(conn, serde=serde)
             try:
                 saver.setup()
             except sqlite3.Error as exc:
@@ -190,13 +191,14 @@ async def open_async_checkpointer(
         ...     graph = builder.compile(checkpointer=saver)
     """
     target = parse_checkpoint_url(url)
+    serde = checkpoint_serde(record_types)
     if target.backend == "redis":
         async with AsyncRedisSaver.from_url(
             target.url,
             prefix=redis_prefix,
             ttl_s=ttl_s,
             socket_timeout_s=timeout_s,
-            serde=checkpoint_serde(record_types),
+            serde=serde,
         ) as saver:
             yield saver
     elif target.backend == "postgres":
@@ -205,7 +207,7 @@ async def open_async_checkpointer(
         )
         try:
             await pool.open(wait=True, timeout=timeout_s)
-            saver = AsyncPostgresSaver(pool, serde=checkpoint_serde(record_types))  # type: ignore[arg-type]
+            saver = AsyncPostgresSaver(pool, serde=serde)  # type: ignore[arg-type]
             await saver.setup()
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             await pool.close()
@@ -223,7 +225,7 @@ async def open_async_checkpointer(
         except sqlite3.Error as exc:
             raise _sqlite_unavailable(target, exc) from exc
         try:
-            saver = AsyncSqliteSaver(conn, serde=checkpoint_serde(record_types))
+            saver = AsyncSqliteSaver(conn, serde=serde)
             try:
                 await saver.setup()
             except sqlite3.Error as exc:

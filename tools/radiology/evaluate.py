@@ -42,7 +42,7 @@ from tools.radiology.dataset import (
 )
 from tools.radiology.decoder import GenerationSettings
 from tools.radiology.metrics import ReportMetrics, score_reports
-from tools.radiology.pairing import DRAWABLE_CONDITIONS, IMPLIED, report_conditions
+from tools.radiology.pairing import DRAWABLE_CONDITIONS, report_conditions, with_implied
 from tools.radiology.train import TRAINING_LOG, autocast, pick_device
 from tools.radiology.train_config import TrainConfig
 from tools.radiology.weights import RadiologyModel, load_checkpoint
@@ -137,11 +137,10 @@ def aux_conditions(
     aux_probs: torch.Tensor, threshold: float = AUX_THRESHOLD
 ) -> list[frozenset[str]]:
     """The conditions the auxiliary head finds in each image [B, 14], with `IMPLIED` parents."""
-    found = []
-    for row in (aux_probs > threshold).tolist():
-        positive = {c for c, present in zip(CONDITIONS, row, strict=True) if present}
-        found.append(frozenset(positive | {IMPLIED[c] for c in positive if c in IMPLIED}))
-    return found
+    return [
+        with_implied({c for c, present in zip(CONDITIONS, row, strict=True) if present})
+        for row in (aux_probs > threshold).tolist()
+    ]
 
 
 def score_aux_head(

@@ -68,7 +68,11 @@ SIDE_WINDOW = 60
 def report_conditions(text: str, labels: Mapping[str, Mention] | None = None) -> frozenset[str]:
     """The conditions a report states as positive, by the labeller, with `IMPLIED` parents."""
     labels = labels if labels is not None else label_report(text)
-    positive = {c for c in CONDITIONS if labels[c] == "positive"}
+    return with_implied({c for c in CONDITIONS if labels[c] == "positive"})
+
+
+def with_implied(positive: set[str]) -> frozenset[str]:
+    """Positive conditions with the `IMPLIED` parent of each (consolidation → lung opacity)."""
     return frozenset(positive | {IMPLIED[c] for c in positive if c in IMPLIED})
 
 
