@@ -43,10 +43,11 @@ from graphs.approvals import PendingApproval, pending_approvals, resume_command
 from graphs.audit_hooks import GraphAuditor
 from graphs.checkpoint_types import graph_record_types
 from graphs.guard_nodes import GraphGuards
-from graphs.supervisor import build_supervisor_graph
+from graphs.supervisor import DocumentsMatch, build_supervisor_graph
 from graphs.turns import TurnEvent, history, pending_retry, stream_turn
 from state.audit import open_audit
 from state.checkpointer import open_checkpointer
+from state.errors import MedGraphError
 from state.schema import Attachment
 from tools.guards.chunk_screen import ChunkScreener
 from tools.llm.engine import load_local_llm
@@ -103,6 +104,19 @@ def screened(screen: ChunkScreener) -> ChunkFilter:
         return screen.screen(chunks, text_of=lambda c: c.chunk.text, vectors=vectors).kept
 
     return keep
+
+
+def documents_probe(retriever: HybridRetriever, threshold: float) -> DocumentsMatch:
+    """Whether a tenant's documents hold a chunk at least `threshold` similar to a question; a
+    store that cannot be searched counts as no match, so routing never fails on it."""
+
+    def matches(tenant_id: str, text: str) -> bool:
+        try:
+            return retriever.best_similarity(text, tenant_id) >= threshold
+        except MedGraphError:
+            return False
+
+    return matches
 
 
 class Runtime:
@@ -200,6 +214,7 @@ class Runtime:
             awaiting=lambda user, tenant: (
                 "tutor" if tutor.has_open_question(user, tenant) else None
             ),
+            documents_match=documents_probe(retriever, settings.route_documents_similarity),
         ).compile(checkpointer=checkpointer)
 
     def turn(

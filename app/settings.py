@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     route_clinical_margin: float = Field(
         default=0.03, ge=0, le=0.5, description="added to both thresholds on clinical routes"
     )
+    route_documents_similarity: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="a question meant for the tutor or general agent goes to the documents "
+        "agent when one of the user's chunks is at least this similar (MiniLM cosine)",
+    )
 
     # Input limits.
     max_message_chars: int = Field(default=20_000, gt=0)

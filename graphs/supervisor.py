@@ -119,6 +119,35 @@ def with_image_route(plan: RoutePlan, text: str, attachments: Sequence[Attachmen
 AwaitingAnswer = Callable[[str, str], Intent | None]
 """Which agent, if any, is waiting for this (user, tenant)'s answer (the tutor's open question)."""
 
+DIRECT_METHODS = ("embedding", "documents_match")
+"""Routes the classifier (or a documents match) chose from the message alone."""
+
+DocumentsMatch = Callable[[str, str], bool]
+"""Whether this tenant's own documents hold a passage that closely matches the text (tenant,
+text)."""
+
+
+def with_documents_match(plan: RoutePlan, text: str, matches: Callable[[], bool]) -> RoutePlan:
+    """Send a question the classifier gave to the tutor or the general agent to the documents
+    agent when the user's own documents closely match it.
+
+    The classifier sees only the words: "What premedication do patients with a prior contrast
+    reaction need?" reads like teaching material, although the user's handbook answers it.
+    Only a question ("…?") routed by the embedding classifier to one of those two agents is
+    checked, so `matches` (a search) runs only then.
+    """
+    if plan.method != "embedding" or len(plan.tasks) != 1 or not text.rstrip().endswith("?"):
+        return plan
+    task = plan.tasks[0]
+    if task.intent not in ("tutor", "general") or not matches():
+        return plan
+    return plan.model_copy(
+        update={
+            "tasks": [task.model_copy(update={"intent": "documents"})],
+            "method": "documents_match",
+        }
+    )
+
 
 def with_continuation(
     plan: RoutePlan, text: str, owner: Intent | None, attachments: Sequence[Attachment]
@@ -135,7 +164,7 @@ def with_continuation(
     ):
         return plan
     elsewhere = any(t.intent not in (owner, "general") for t in plan.tasks)
-    if elsewhere and plan.method == "embedding" and text.rstrip().endswith("?"):
+    if elsewhere and plan.method in DIRECT_METHODS and text.rstrip().endswith("?"):
         return plan
     return RoutePlan(
         tasks=[RouteTask(intent=owner, text=text, confidence=1.0)],
@@ -152,6 +181,7 @@ def build_supervisor_graph(
     guards: GraphGuards | None = None,
     agent_nodes: Mapping[Intent, Runnable] | None = None,
     awaiting: AwaitingAnswer | None = None,
+    documents_match: DocumentsMatch | None = None,
 ) -> StateGraph[MedGraphState]:
     """The supervisor graph; compile it with a checkpointer.
 
@@ -160,6 +190,8 @@ def build_supervisor_graph(
     `agent_nodes` replaces an intent's node with a subgraph that does more than answer (the
     policy subgraph, which pauses for human approval and writes the policy ledger).
     `awaiting` names the agent that waits for the user's answer; see `with_continuation`.
+    `documents_match` says whether the tenant's documents closely match a question; see
+    `with_documents_match`.
     """
 
     def supervisor(state: MedGraphState) -> dict[str, object]:
@@ -170,6 +202,9 @@ def build_supervisor_graph(
         else:
             attachments = state.get("attachments", [])
             routed = with_image_route(router.route(text), text, attachments)
+            if documents_match is not None:
+                tenant = state.get("tenant_id", "")
+                routed = with_documents_match(routed, text, lambda: documents_match(tenant, text))
             if awaiting is not None:
                 owner = awaiting(state.get("user_id", ""), state.get("tenant_id", ""))
                 routed = with_continuation(routed, text, owner, attachments)

@@ -19,7 +19,9 @@ SPECIALIST_INTENTS: tuple[Intent, ...] = ("radiology", "documents", "tutor", "po
 
 PLACEHOLDER = re.compile(r"<([A-Z_]+)_(\d+)>")
 
-RouteMethod = Literal["embedding", "llm", "clarify", "safety", "fallback", "continuation"]
+RouteMethod = Literal[
+    "embedding", "llm", "clarify", "safety", "fallback", "continuation", "documents_match"
+]
 
 
 class RouteTask(BaseModel):

@@ -21,7 +21,12 @@ from agents.supervisor import (
     llm_verifier,
     route_decision_model,
 )
-from graphs.supervisor import build_supervisor_graph, with_continuation, with_image_route
+from graphs.supervisor import (
+    build_supervisor_graph,
+    with_continuation,
+    with_documents_match,
+    with_image_route,
+)
 from state.schema import AgentAnswer, Attachment, RoutePlan, RouteTask
 from tests.scripted import (
     ScriptedClassifier,
@@ -46,6 +51,7 @@ class EchoTutor:
 PREDICTIONS = {
     "hi": ScriptedPrediction("general", 0.97),
     "quiz me": ScriptedPrediction("tutor", 0.95),
+    "what premedication is needed?": ScriptedPrediction("tutor", 0.9),
     "hmm maybe": ScriptedPrediction("documents", 0.40),
     "teach or look up": ScriptedPrediction("tutor", 0.75),
     "I want to end my life": ScriptedPrediction("general", 0.5, safety_hit=True),
@@ -278,3 +284,60 @@ def test_continuation_leaves_escalations_images_and_direct_questions_elsewhere()
     radiology = plan("radiology")
     assert with_continuation(radiology, "B", "tutor", [image()]) == radiology
     assert with_continuation(direct, "B", None, []) == direct
+
+
+def test_a_question_the_users_documents_match_goes_to_the_documents_agent(tmp_path):
+    # Scripted classifier and tutor: this checks the graph's routing, not language quality.
+    registry = AgentRegistry()
+    registry.register(EchoTutor())
+    router = SupervisorRouter(ScriptedClassifier(PREDICTIONS), THRESHOLDS, None)
+    asked: list[tuple[str, str]] = []
+
+    def matches(tenant: str, text: str) -> bool:
+        asked.append((tenant, text))
+        return tenant == "clinic-a"
+
+    with SqliteSaver.from_conn_string(str(tmp_path / "docs.sqlite")) as saver:
+        graph = build_supervisor_graph(router, registry, documents_match=matches).compile(
+            checkpointer=saver
+        )
+        question = {"messages": [HumanMessage("what premedication is needed?")]}
+        out = graph.invoke(
+            {**question, "tenant_id": "clinic-a"}, {"configurable": {"thread_id": "d1"}}
+        )
+        assert out["route"].method == "documents_match"
+        assert [t.intent for t in out["route"].tasks] == ["documents"]
+        assert "not installed" in out["messages"][-1].content  # no documents agent here
+        out = graph.invoke(
+            {**question, "tenant_id": "clinic-b"}, {"configurable": {"thread_id": "d2"}}
+        )
+        assert out["route"].method == "embedding"
+        assert out["messages"][-1].content == "tutor got: what premedication is needed?"
+        graph.invoke(
+            {"messages": [HumanMessage("quiz me")], "tenant_id": "clinic-a"},
+            {"configurable": {"thread_id": "d3"}},
+        )
+    premedication = "what premedication is needed?"
+    assert asked == [("clinic-a", premedication), ("clinic-b", premedication)]
+
+
+def test_only_a_question_the_classifier_gave_to_the_tutor_or_general_agent_is_checked():
+    def plan(intent, method="embedding"):
+        return RoutePlan(
+            tasks=[RouteTask(intent=intent, text="x", confidence=0.9)],
+            method=method,
+            confidence=0.9,
+        )
+
+    def never() -> bool:
+        raise AssertionError("the documents were searched")
+
+    tutor = plan("tutor")
+    assert with_documents_match(tutor, "quiz me", never) == tutor
+    assert with_documents_match(tutor, "what is it?", lambda: False) == tutor
+    for other in (plan("radiology"), plan("policy"), plan("tutor", "continuation")):
+        assert with_documents_match(other, "what is it?", never) == other
+    moved = with_documents_match(plan("general"), "what is it?", lambda: True)
+    assert [t.intent for t in moved.tasks] == ["documents"] and moved.method == "documents_match"
+    # With a quiz open, the documents' answer still wins over the continuation.
+    assert with_continuation(moved, "what is it?", "tutor", []) == moved

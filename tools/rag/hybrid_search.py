@@ -132,6 +132,13 @@ class HybridRetriever:
         """Embed texts with the retriever's embedder ([n, 384], unit length)."""
         return self.embedder.embed(texts)
 
+    def best_similarity(self, query: str, tenant_id: str) -> float:
+        """Cosine similarity of the tenant's chunk closest to `query` (0.0 when it has none)."""
+        if not query.strip():
+            raise InputError("the search query is empty")
+        hits = self.store.dense_search(tenant_id, self.embedder.embed([query])[0], 1)
+        return hits[0].score if hits else 0.0
+
     def search(
         self, query: str, tenant_id: str, *, k: int = 5, filters: SearchFilters | None = None
     ) -> RetrievalResult:
