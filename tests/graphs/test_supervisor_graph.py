@@ -265,23 +265,25 @@ def test_an_awaited_answer_goes_to_the_waiting_agent_even_when_routed_elsewhere(
         assert out["messages"][-1].name == "supervisor"  # nothing awaited: a clarifying question
 
 
-def test_continuation_leaves_escalations_images_and_direct_questions_elsewhere():
-    def plan(intent, method="embedding"):
-        return RoutePlan(
-            tasks=[RouteTask(intent=intent, text="x", confidence=0.95)],
-            method=method,
-            confidence=0.95,
-        )
+def one_task_plan(intent, method="embedding"):
+    """A one-task route plan, as the router would make it."""
+    return RoutePlan(
+        tasks=[RouteTask(intent=intent, text="x", confidence=0.95)],
+        method=method,
+        confidence=0.95,
+    )
 
-    direct = plan("documents")
+
+def test_continuation_leaves_escalations_images_and_direct_questions_elsewhere():
+    direct = one_task_plan("documents")
     assert with_continuation(direct, "what does the guide say?", "tutor", []) == direct
     assert with_continuation(direct, "B", "tutor", []).tasks[0].intent == "tutor"
     assert with_continuation(direct, "the costophrenic angle", "tutor", []).method == (
         "continuation"
     )
-    safety = plan("escalate", "safety")
+    safety = one_task_plan("escalate", "safety")
     assert with_continuation(safety, "I want to end my life", "tutor", []) == safety
-    radiology = plan("radiology")
+    radiology = one_task_plan("radiology")
     assert with_continuation(radiology, "B", "tutor", [image()]) == radiology
     assert with_continuation(direct, "B", None, []) == direct
 
@@ -322,22 +324,16 @@ def test_a_question_the_users_documents_match_goes_to_the_documents_agent(tmp_pa
 
 
 def test_only_a_question_the_classifier_gave_to_the_tutor_or_general_agent_is_checked():
-    def plan(intent, method="embedding"):
-        return RoutePlan(
-            tasks=[RouteTask(intent=intent, text="x", confidence=0.9)],
-            method=method,
-            confidence=0.9,
-        )
-
     def never() -> bool:
         raise AssertionError("the documents were searched")
 
-    tutor = plan("tutor")
+    tutor = one_task_plan("tutor")
     assert with_documents_match(tutor, "quiz me", never) == tutor
     assert with_documents_match(tutor, "what is it?", lambda: False) == tutor
-    for other in (plan("radiology"), plan("policy"), plan("tutor", "continuation")):
+    others = [one_task_plan("radiology"), one_task_plan("policy")]
+    for other in [*others, one_task_plan("tutor", "continuation")]:
         assert with_documents_match(other, "what is it?", never) == other
-    moved = with_documents_match(plan("general"), "what is it?", lambda: True)
+    moved = with_documents_match(one_task_plan("general"), "what is it?", lambda: True)
     assert [t.intent for t in moved.tasks] == ["documents"] and moved.method == "documents_match"
     # With a quiz open, the documents' answer still wins over the continuation.
     assert with_continuation(moved, "what is it?", "tutor", []) == moved
